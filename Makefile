@@ -1,0 +1,37 @@
+# The two commands: `make demo` and `make test`. Everything they need is installed from here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DB     ?= data/deliverability.duckdb
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test lint typecheck bench venv system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name deliverability --display-name "Deliverability workbench" >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: venv
+	bash scripts/demo.sh "$(DB)"
+
+lint: venv
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
+
+test: venv system-deps lint
+	$(BIN)/pytest -q -m "not bench"
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) reports lake data/*.duckdb data/*.duckdb.wal
