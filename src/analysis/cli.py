@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "abuse",
     "privacy",
     "spark",
+    "synth",
 )
 
 
