@@ -1,0 +1,1 @@
+"""DNS authentication health: SPF, DKIM, DMARC, MX, PTR, MTA-STS, TLS-RPT, BIMI and blocklists."""
