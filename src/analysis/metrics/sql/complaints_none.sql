@@ -1,0 +1,3 @@
+-- Stand-in for complaints.sql when the complaints table does not exist yet: no rows, same columns.
+SELECT CAST(NULL AS VARCHAR) AS message_key, CAST(NULL AS VARCHAR) AS rcpt
+WHERE 1 = 0
