@@ -1,0 +1,22 @@
+"""Figures and tables for reports. Importing this package installs the offline plotly renderer."""
+
+from analysis.plots.charts import latency_chart, outcome_mix_chart, rate_chart, reasons_chart, volume_chart
+from analysis.plots.render import install_offline_renderer
+from analysis.plots.tables import HtmlBlock, bullet_list, esc, interval, pct, table
+
+install_offline_renderer()
+
+__all__ = [
+    "HtmlBlock",
+    "bullet_list",
+    "esc",
+    "install_offline_renderer",
+    "interval",
+    "latency_chart",
+    "outcome_mix_chart",
+    "pct",
+    "rate_chart",
+    "reasons_chart",
+    "table",
+    "volume_chart",
+]

@@ -1,0 +1,123 @@
+"""HTML tables for reports; every value is escaped because reply texts and addresses are attacker-written."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+TABLE_CSS = (
+    "<style>.dw-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}"
+    ".dw-table th,.dw-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;"
+    "vertical-align:top;max-width:520px;overflow-wrap:anywhere}"
+    ".dw-table th{background:#f3f4f6}.dw-table td.num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".dw-table caption{text-align:left;font-weight:600;padding:4px 0}"
+    ".dw-flag{color:#b42318;font-weight:600}.dw-muted{color:#777}"
+    ".dw-summary{font-size:15px;line-height:1.5;max-width:60em}.dw-summary li{margin:2px 0}</style>"
+)
+
+
+@dataclass(frozen=True)
+class HtmlBlock:
+    """Already-escaped HTML that Jupyter displays as rich output."""
+
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+
+def esc(value: Any) -> str:
+    """Text for HTML (element content and attribute values)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    """A rate as a percentage, '–' when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * 100:.{digits}f} %"
+
+
+def interval(rate: float | None, low: float | None, high: float | None) -> str:
+    """'4.20 % [3.10 %, 5.60 %]' — the rate with its confidence interval."""
+    if rate is None:
+        return "–"
+    return f"{pct(rate)} [{pct(low)}, {pct(high)}]"
+
+
+def _cell(value: Any) -> tuple[str, bool]:
+    """(escaped text, is numeric)."""
+    if value is None:
+        return "", False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, int):
+        return f"{value:,}", True
+    if isinstance(value, float):
+        return ("–" if math.isnan(value) else f"{value:,.2f}"), True
+    if isinstance(value, datetime):
+        return esc(value.isoformat(sep=" ", timespec="minutes")), False
+    if isinstance(value, list | tuple):
+        return "; ".join(esc(v) for v in value), False
+    return esc(value), False
+
+
+def table(
+    df: pl.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    intervals: Mapping[str, str] | None = None,
+    caption: str = "",
+    max_rows: int = 50,
+    flag_column: str | None = "flags",
+) -> HtmlBlock:
+    """Render a DataFrame as an escaped HTML table.
+
+    `columns` maps column → header (order kept; default: all columns). `intervals` maps a rate column
+    → header and renders `rate [low, high]` from `<rate>`, `<rate>_low`, `<rate>_high`. A non-empty
+    `flag_column` cell is highlighted.
+    """
+    cols: list[tuple[str, str, str]] = []  # (kind, key, header)
+    for key, header in (columns or {c: c for c in df.columns}).items():
+        cols.append(("plain", key, header))
+    for key, header in (intervals or {}).items():
+        cols.append(("interval", key, header))
+    head = "".join(f"<th>{esc(h)}</th>" for _, _, h in cols)
+    body: list[str] = []
+    for row in df.head(max_rows).iter_rows(named=True):
+        cells = []
+        for kind, key, _ in cols:
+            if kind == "interval":
+                text = esc(interval(row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")))
+                cells.append(f'<td class="num">{text}</td>')
+                continue
+            text, numeric = _cell(row.get(key))
+            cls = "num" if numeric else ("dw-flag" if key == flag_column and text else "")
+            cells.append(f'<td class="{cls}">{text}</td>' if cls else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if df.height > max_rows:
+        more = f'<p class="dw-muted">{df.height - max_rows:,} more rows not shown.</p>'
+    if not body:
+        body.append(f'<tr><td colspan="{len(cols)}" class="dw-muted">no rows</td></tr>')
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return HtmlBlock(
+        f'{TABLE_CSS}<table class="dw-table">{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>{more}"
+    )
+
+
+def bullet_list(items: Sequence[str], *, title: str = "") -> HtmlBlock:
+    """Escaped sentences as a list, for the written summary at the top of a report."""
+    heading = f"<p><strong>{esc(title)}</strong></p>" if title else ""
+    lis = "".join(f"<li>{esc(s)}</li>" for s in items)
+    return HtmlBlock(f'{TABLE_CSS}<div class="dw-summary">{heading}<ul>{lis}</ul></div>')
