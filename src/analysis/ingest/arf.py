@@ -216,7 +216,8 @@ def _original_headers(part: Message) -> Message | None:
     return None
 
 
-def _provider(*hints: str | None) -> str | None:
+def provider_hint(*hints: str | None) -> str | None:
+    """The feedback-loop operator named by a user agent, a reporter address or a domain."""
     for hint in hints:
         if not hint:
             continue
@@ -301,7 +302,7 @@ def _from_arf(msg: Message, fb: Message, original: Message | None) -> Complaint:
         auth_results=" ".join(str(fb.get("Authentication-Results") or "").split()) or None,
         auth_failure=str(fb.get("Auth-Failure") or "").strip().lower() or None,
         incidents=int(incidents_text) if incidents_text.isdigit() else None,
-        provider=_provider(ua, str(msg.get("From") or "")),
+        provider=provider_hint(ua, str(msg.get("From") or "")),
         subject=str(original.get("Subject") or "") or None if original is not None else None,
     )
 
