@@ -1,5 +1,6 @@
 -- One row per delivery attempt, with the message-level dimensions joined in.
--- Address-verification probes (status deliverable/undeliverable) are not deliveries and are left out.
+-- Address-verification probes (deliverable/undeliverable) and ESP drops (suppressed before sending)
+-- are not delivery attempts and are left out.
 SELECT d.message_key,
        d.qid,
        d.recipient,
@@ -29,4 +30,4 @@ SELECT d.message_key,
        d.relay_host
 FROM deliveries d
 LEFT JOIN messages m ON m.message_key = d.message_key
-WHERE lower(d.status) NOT IN ('deliverable', 'undeliverable')
+WHERE lower(d.status) NOT IN ('deliverable', 'undeliverable', 'dropped')
