@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_metrics import build_store
 
 from analysis.cli import main
+from test_metrics import build_store
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_latency_and_replies(db: str) -> None:
     ],
 )
 def test_bad_input_is_one_line_exit_2(db: str, args: list[str], message: str) -> None:
-    code, out, err = run(*args, "--db", db)
+    code, _out, err = run(*args, "--db", db)
     assert code == 2
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
