@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -415,7 +416,7 @@ def build_store(path: Path, *, with_complaints: bool) -> Path:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     path = build_store(tmp_path_factory.mktemp("metrics") / "fixture.duckdb", with_complaints=True)
     con = connect(path, read_only=True)
     yield con
@@ -423,7 +424,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection
 
 
 @pytest.fixture(scope="module")
-def store_without_complaints(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+def store_without_complaints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     path = build_store(tmp_path_factory.mktemp("metrics") / "plain.duckdb", with_complaints=False)
     con = connect(path, read_only=True)
     yield con
