@@ -1,0 +1,113 @@
+"""DMARC aggregate metrics: pass rate by header-from domain and by source, and unknown sources.
+
+"Unknown" means neither one of the relay's IPs (`inventory_relay_ips`, when the inventory is loaded) nor a
+known sender (an ESP's reported sending IP, or an address the caller names). Unknown sources that fail
+DMARC are the possible spoofing the report exists to reveal. The SQL lives beside the evidence loader
+(`analysis/ingest/sql/dmarc_*.sql`), with the tables it reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from analysis.errors import InputError
+
+_SQL_DIR = Path(__file__).with_name("ingest") / "sql"
+
+
+def _sql(name: str) -> str:
+    return (_SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _window(since: dt.datetime | None, until: dt.datetime | None) -> dict[str, dt.datetime | None]:
+    return {"since": since, "until": until}
+
+
+def known_ips(
+    con: duckdb.DuckDBPyConnection, extra: Iterable[str] | Mapping[str, str] = ()
+) -> dict[str, str]:
+    """IP -> label for every source we recognise: relay IPs, ESP sending IPs, and `extra` (ip or ip->label)."""
+    out: dict[str, str] = {}
+    if _table_exists(con, "inventory_relay_ips"):
+        for (ip,) in con.execute("SELECT DISTINCT CAST(ip AS VARCHAR) FROM inventory_relay_ips").fetchall():
+            if ip:
+                out[str(ip)] = "relay"
+    if _table_exists(con, "esp_events"):
+        rows = con.execute("SELECT DISTINCT ip, source FROM esp_events WHERE ip IS NOT NULL").fetchall()
+        for ip, source in rows:
+            out.setdefault(str(ip), f"esp:{source}")
+    pairs = extra.items() if isinstance(extra, Mapping) else ((ip, "known sender") for ip in extra)
+    for ip, label in pairs:
+        try:
+            out.setdefault(str(ipaddress.ip_address(ip.strip())), label)
+        except ValueError:
+            raise InputError(f"known sender {ip!r} is not an IP address") from None
+    return out
+
+
+def pass_rate_by_domain(
+    con: duckdb.DuckDBPyConnection, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> pl.DataFrame:
+    """Messages, DMARC passes/failures and pass rate per header-from domain."""
+    df: pl.DataFrame = con.sql(_sql("dmarc_pass_by_domain.sql"), params=_window(since, until)).pl()
+    return df.with_columns(_rate())
+
+
+def _rate() -> pl.Expr:
+    return (
+        pl.when(pl.col("messages") > 0)
+        .then(pl.col("passed") / pl.col("messages"))
+        .otherwise(None)
+        .alias("pass_rate")
+    )
+
+
+def pass_rate_by_source(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    known: Iterable[str] | Mapping[str, str] = (),
+) -> pl.DataFrame:
+    """Messages, passes/failures and pass rate per source IP, with whether (and as what) it is known."""
+    ips = known_ips(con, known)
+    staged = pa.table(
+        {"ip": pa.array(list(ips), pa.string()), "label": pa.array(list(ips.values()), pa.string())}
+    )
+    con.register("_known_ips", staged)
+    try:
+        df: pl.DataFrame = con.sql(_sql("dmarc_pass_by_source.sql"), params=_window(since, until)).pl()
+    finally:
+        con.unregister("_known_ips")
+    return df.with_columns(_rate())
+
+
+def unknown_sources(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    known: Iterable[str] | Mapping[str, str] = (),
+    min_messages: int = 1,
+) -> pl.DataFrame:
+    """Sources that are neither relay IPs nor known senders, largest failing volume first."""
+    df = pass_rate_by_source(con, since=since, until=until, known=known)
+    return (
+        df.filter(~pl.col("known") & (pl.col("messages") >= min_messages))
+        .drop("known", "known_as")
+        .sort(["failed", "messages", "source_ip"], descending=[True, True, False])
+    )
