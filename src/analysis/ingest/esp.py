@@ -10,6 +10,7 @@ classifier to decide from the diagnostic text.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import re
@@ -61,6 +62,7 @@ class EspEvent:
     feedback_type: str | None = None
     arrival_date: dt.datetime | None = None
     raw_json: str = ""
+    event_key: str = ""  # content hash: webhooks deliver at least once, so re-sent events are skipped
 
     @property
     def message_key(self) -> str | None:
@@ -577,6 +579,13 @@ def parse_records(data: bytes, source: str, what: str) -> Iterator[tuple[int, li
             yield no, item
             continue
         try:
-            yield no, parse(item)
+            events = parse(item)
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             yield no, BadRecord(no, f"{source}: {exc}", _dump(item))
+            continue
+        whole = json.dumps(item, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        for ev in events:
+            ev.event_key = hashlib.sha256(
+                "\x1f".join((source, whole, ev.kind, ev.recipient or "")).encode("utf-8")
+            ).hexdigest()[:32]
+        yield no, events

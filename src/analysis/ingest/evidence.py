@@ -143,8 +143,12 @@ def _load_arf(
                 raise InputError(f"{what}: {exc}") from None
             quarantine.add(record_no, str(exc), raw)
             continue
-        rows.append(_complaint_row(complaint, cid=_hash(fp, record_no), file_id=file_id, record_no=record_no))
+        cid = _hash(fp, record_no, hashlib.sha256(raw).hexdigest())
+        rows.append(_complaint_row(complaint, cid=cid, file_id=file_id, record_no=record_no))
     result.records_parsed += len(rows)
+    # the same message re-read (a grown mbox passed again): stored once
+    known = _known_keys(con, "complaints", "complaint_id", [r["complaint_id"] for r in rows])
+    rows = [r for r in rows if r["complaint_id"] not in known]
     result.records_quarantined += len(quarantine.rows)
     result.add("complaints", _insert(con, "complaints", rows))
     result.add("quarantine", _insert(con, "quarantine", quarantine.rows))
@@ -305,6 +309,7 @@ def _esp_event_row(ev: esp.EspEvent, file_id: int, event_no: int, record_no: int
         "remote_mta_ip": ev.remote_mta_ip,
         "user_agent": ev.user_agent,
         "raw_json": ev.raw_json,
+        "event_key": ev.event_key,
     }
 
 
@@ -393,6 +398,18 @@ def _merge_message(acc: dict[str, dict[str, Any]], ev: esp.EspEvent) -> None:
         m["rcpts"].add(ev.recipient.lower())
 
 
+def _known_keys(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: list[str]) -> set[str]:
+    """Which of `keys` the store already holds (re-sent webhooks, re-exported events, re-filed reports)."""
+    if not keys:
+        return set()
+    con.register("_evidence_keys", pa.table({"k": pa.array(keys, pa.string())}))
+    try:
+        rows = con.execute(sql(f"known_{table}_{column}.sql")).fetchall()
+    finally:
+        con.unregister("_evidence_keys")
+    return {str(r[0]) for r in rows}
+
+
 def _load_esp(
     con: duckdb.DuckDBPyConnection,
     file_id: int,
@@ -405,11 +422,7 @@ def _load_esp(
     if sniff_compression(data) is not None:
         data = unpack_one(data, what)
     quarantine = _Quarantine(file_id)
-    events: list[dict[str, Any]] = []
-    deliveries: list[dict[str, Any]] = []
-    complaints: list[dict[str, Any]] = []
-    messages: dict[str, dict[str, Any]] = {}
-    event_no = 0
+    good: list[tuple[int, list[esp.EspEvent]]] = []
     for record_no, parsed in esp.parse_records(data, source, what):
         result.records_read += 1
         if isinstance(parsed, esp.BadRecord):
@@ -417,20 +430,31 @@ def _load_esp(
             continue
         lacking = [ev for ev in parsed if ev.status is not None and not ev.esp_message_id]
         if lacking:
-            quarantine.add(
-                record_no, f"{source}: {lacking[0].event_type} event without a message id", parsed[0].raw_json
-            )
+            reason = f"{source}: {lacking[0].event_type} event without a message id"
+            quarantine.add(record_no, reason, parsed[0].raw_json)
             continue
         result.records_parsed += 1
+        good.append((record_no, parsed))
+    seen = _known_keys(con, "esp_events", "event_key", [ev.event_key for _, evs in good for ev in evs])
+    events: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
+    complaints: list[dict[str, Any]] = []
+    messages: dict[str, dict[str, Any]] = {}
+    event_no = 0
+    duplicates = 0
+    for record_no, parsed in good:
         for ev in parsed:
+            if ev.event_key in seen:
+                duplicates += 1
+                continue
+            seen.add(ev.event_key)
             event_no += 1
             events.append(_esp_event_row(ev, file_id, event_no, record_no))
             _merge_message(messages, ev)
             if ev.status is not None:
                 deliveries.append(_delivery_row(ev, file_id, event_no))
             if ev.kind == "complaint":
-                cid = _hash(fp, record_no, event_no)
-                complaints.append(_esp_complaint_row(ev, cid, file_id, record_no))
+                complaints.append(_esp_complaint_row(ev, _hash(fp, ev.event_key), file_id, record_no))
     staged = [
         {**{k: v for k, v in m.items() if k != "rcpts"}, "nrcpt": len(m["rcpts"]) or None}
         for m in messages.values()
@@ -447,6 +471,7 @@ def _load_esp(
     result.add("deliveries", _insert(con, "deliveries", deliveries))
     result.add("complaints", _insert(con, "complaints", complaints))
     result.add("quarantine", _insert(con, "quarantine", quarantine.rows))
+    result.add("esp_duplicate_events", duplicates)
 
 
 # --- entry points ---------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS esp_events (
     remote_mta_ip    VARCHAR,
     user_agent       VARCHAR,
     raw_json         VARCHAR NOT NULL,          -- the record as received, capped at 4 KiB
+    event_key        VARCHAR NOT NULL,          -- content hash; an event re-sent by a webhook is stored once
     PRIMARY KEY (file_id, event_no)
 );
 
