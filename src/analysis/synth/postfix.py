@@ -51,12 +51,34 @@ _REJECTED = 9  # NOQUEUE reject (smtpd, postscreen) or cleanup reject; key = kin
 _OTHER = 10  # a line of another program
 _TRUNC = 11  # a truncated copy of a Postfix line
 
-LONG_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjkmnpqrstvwxyz"  # 52 chars, no vowels
+LONG_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"  # 52 chars, no vowels
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Share of the day's traffic per hour (UTC), a business-day curve.
 HOURLY = (
-    0.35, 0.3, 0.28, 0.28, 0.35, 0.5, 0.8, 1.2, 1.6, 1.7, 1.7, 1.6,
-    1.5, 1.6, 1.7, 1.6, 1.5, 1.3, 1.1, 1.0, 0.9, 0.8, 0.6, 0.45,
+    0.35,
+    0.3,
+    0.28,
+    0.28,
+    0.35,
+    0.5,
+    0.8,
+    1.2,
+    1.6,
+    1.7,
+    1.7,
+    1.6,
+    1.5,
+    1.6,
+    1.7,
+    1.6,
+    1.5,
+    1.3,
+    1.1,
+    1.0,
+    0.9,
+    0.8,
+    0.6,
+    0.45,
 )
 # Tokens whose presence makes a line count in pflogsumm-style totals; truncated copies end before them.
 _KEY_TOKENS = ("client=", "uid=", "size=", "status=", "reject", "message-id=", "removed", "sender non-")
@@ -275,8 +297,18 @@ class _Rcpt:
 
 
 _SERVICES = {
-    "smtpd": 10, "submission/smtpd": 8, "smtp": 16, "cleanup": 5, "qmgr": 1, "pickup": 1, "bounce": 3,
-    "local": 2, "postscreen": 1, "anvil": 1, "scache": 1, "master": 1,
+    "smtpd": 10,
+    "submission/smtpd": 8,
+    "smtp": 16,
+    "cleanup": 5,
+    "qmgr": 1,
+    "pickup": 1,
+    "bounce": 3,
+    "local": 2,
+    "postscreen": 1,
+    "anvil": 1,
+    "scache": 1,
+    "master": 1,
 }
 
 
@@ -304,8 +336,11 @@ class _Generator:
         self._build_universe(dweights)
         self._build_delay_pools()
         self.tokens = [_token(rng, 12) for _ in range(512)]
-        self.scanners = [f"{rng.choice((45, 80, 89, 103, 141, 185, 193, 194))}.{rng.randrange(1, 255)}."
-                         f"{rng.randrange(1, 255)}.{rng.randrange(1, 255)}" for _ in range(300)]
+        self.scanners = [
+            f"{rng.choice((45, 80, 89, 103, 141, 185, 193, 194))}.{rng.randrange(1, 255)}."
+            f"{rng.randrange(1, 255)}.{rng.randrange(1, 255)}"
+            for _ in range(300)
+        ]
         self.stage = 0  # noise/rejects/messages chooser
         self.kind_cum = list(_cumulative((1.0, self.mix.noqueue, self.mix.noise)))
 
@@ -322,8 +357,15 @@ class _Generator:
                     pids = rng.sample(range(1000, 4_000_000), n)
                     prefixes[svc] = [f"{host} {name}/{svc}[{pid}]: " for pid in pids]
                 queues.append(
-                    _Queue(host, f"{host}.relay.example.net", f"192.0.2.{10 + h_i}", name, prefixes,
-                           inode=rng.randrange(0x1000, 0x40000), dkim_pid=rng.randrange(400, 4000))
+                    _Queue(
+                        host,
+                        f"{host}.relay.example.net",
+                        f"192.0.2.{10 + h_i}",
+                        name,
+                        prefixes,
+                        inode=rng.randrange(0x1000, 0x40000),
+                        dkim_pid=rng.randrange(400, 4000),
+                    )
                 )
                 weights.append(weight / len(self.o.hosts))
         return queues, weights
@@ -341,26 +383,36 @@ class _Generator:
                     break
             bad = k >= self.o.accounts - self.o.bad_accounts and self.o.bad_accounts > 0
             style = rng.random()
-            user = (f"{rng.choice(pools.SENDER_LOCALS)}@{domain}" if style < 0.4
-                    else f"{label}-app{rng.randrange(1, 9)}" if style < 0.8 else f"u{10000 + k}")
+            user = (
+                f"{rng.choice(pools.SENDER_LOCALS)}@{domain}"
+                if style < 0.4
+                else f"{label}-app{rng.randrange(1, 9)}"
+                if style < 0.8
+                else f"u{10000 + k}"
+            )
             locals_ = rng.sample(pools.SENDER_LOCALS, rng.randint(1, 4))
             senders = [f"{lp}@{domain}" for lp in locals_]
             if rng.random() < 0.2:  # VERP-style bounce addresses
                 senders += [f"bounces+{rng.randrange(10**5, 10**6)}@{domain}" for _ in range(20)]
             if bad:  # sends for domains it does not own, and from many places (stolen credentials)
-                senders += [f"{rng.choice(pools.SENDER_LOCALS)}@{rng.choice(pools.WORDS)}-promo.com"
-                            for _ in range(6)]
+                senders += [
+                    f"{rng.choice(pools.SENDER_LOCALS)}@{rng.choice(pools.WORDS)}-promo.com" for _ in range(6)
+                ]
             n_clients = 40 if bad and k % 2 == 0 else rng.randint(1, 3)
             clients = []
             for _ in range(n_clients):
-                ip = f"{rng.choice((198, 203, 185, 91))}.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}." \
-                     f"{rng.randrange(2, 254)}"
+                ip = (
+                    f"{rng.choice((198, 203, 185, 91))}.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}."
+                    f"{rng.randrange(2, 254)}"
+                )
                 host = "unknown" if rng.random() < 0.3 else f"app{rng.randrange(1, 20)}.{domain}"
                 clients.append(f"{host}[{ip}]")
             host_kind = rng.random()
             if host_kind < 0.4:
-                relay = (domain.replace(".", "-") + ".mail.protection.outlook.com",
-                         f"52.101.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}")
+                relay = (
+                    domain.replace(".", "-") + ".mail.protection.outlook.com",
+                    f"52.101.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}",
+                )
                 book = pools.BOOKS["m365"]
             elif host_kind < 0.7:
                 relay = ("aspmx.l.google.com", f"142.250.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}")
@@ -368,8 +420,19 @@ class _Generator:
             else:
                 relay = (f"mx.{domain}", f"203.0.113.{rng.randrange(2, 254)}")
                 book = pools.BOOKS["postfix"]
-            accounts.append(_Account(user, domain, senders, clients, f"app.{domain}",
-                                     submission=rng.random() < 0.8 or bad, bad=bad, relay=relay, book=book))
+            accounts.append(
+                _Account(
+                    user,
+                    domain,
+                    senders,
+                    clients,
+                    f"app.{domain}",
+                    submission=rng.random() < 0.8 or bad,
+                    bad=bad,
+                    relay=relay,
+                    book=book,
+                )
+            )
         return accounts
 
     def _build_universe(self, dweights: list[float]) -> None:
@@ -409,8 +472,11 @@ class _Generator:
             c, d = rng.uniform(0.05, 1.6), rng.uniform(0.05, 2.5)
             total = a + b + c + d
             self.first_delays.append(
-                (f"delay={_fmt_delay(total)}, delays={_fmt_delay(a)}/{_fmt_delay(b)}/{_fmt_delay(c)}/"
-                 f"{_fmt_delay(d)}", int(c + d))
+                (
+                    f"delay={_fmt_delay(total)}, delays={_fmt_delay(a)}/{_fmt_delay(b)}/{_fmt_delay(c)}/"
+                    f"{_fmt_delay(d)}",
+                    int(c + d),
+                )
             )
         self.retry_bcd: list[tuple[str, float]] = []
         for _ in range(251):
@@ -510,10 +576,14 @@ class _Generator:
                 ts = f"{MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d} {tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} "
                 chunks.append(ts + ("\n" + ts).join([e[0] for e in bucket]) + "\n")
             else:
-                base = (f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:{tm.tm_min:02d}:"
-                        f"{tm.tm_sec:02d}.")
+                base = (
+                    f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:{tm.tm_min:02d}:"
+                    f"{tm.tm_sec:02d}."
+                )
                 us = sorted([self.us_rng.randrange(1_000_000) for _ in bucket])
-                chunks.append("".join([f"{base}{u:06d}+00:00 {e[0]}\n" for u, e in zip(us, bucket, strict=True)]))
+                chunks.append(
+                    "".join([f"{base}{u:06d}+00:00 {e[0]}\n" for u, e in zip(us, bucket, strict=True)])
+                )
             pending += len(bucket)
             if pending >= 20_000:
                 out.write("".join(chunks))
@@ -576,9 +646,12 @@ class _Generator:
         put = self.put
         put(t0, f"{sp}connect from {client}")
         if acct.submission:
-            put(t0, f"{sp}Anonymous TLS connection established from {client}: TLSv1.3 with cipher "
-                    "TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS "
-                    "(2048 bits) server-digest SHA256")
+            put(
+                t0,
+                f"{sp}Anonymous TLS connection established from {client}: TLSv1.3 with cipher "
+                "TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS "
+                "(2048 bits) server-digest SHA256",
+            )
         qid, reused = self.new_qid(q, t0)
         sasl = f", sasl_method=PLAIN, sasl_username={acct.user}" if acct.submission else ""
         put(t0, f"{sp}{qid}: client={client}{sasl}", _RECEIVED_REUSED if reused else _RECEIVED)
@@ -597,41 +670,70 @@ class _Generator:
         t1 = t0 + (1 if rng.random() < 0.3 else 0)
         cp = rng.choice(q.prefixes["cleanup"])
         put(t1, f"{cp}{qid}: message-id=<{mid}>")
-        disconnect = (f"{sp}disconnect from {client} ehlo=2 starttls=1 auth=1 mail=1 rcpt={len(picked)} "
-                      f"data=1 quit=1 commands={len(picked) + 7}") if acct.submission else (
-                      f"{sp}disconnect from {client} ehlo=1 mail=1 rcpt={len(picked)} data=1 quit=1 "
-                      f"commands={len(picked) + 4}")
+        disconnect = (
+            (
+                f"{sp}disconnect from {client} ehlo=2 starttls=1 auth=1 mail=1 rcpt={len(picked)} "
+                f"data=1 quit=1 commands={len(picked) + 7}"
+            )
+            if acct.submission
+            else (
+                f"{sp}disconnect from {client} ehlo=1 mail=1 rcpt={len(picked)} data=1 quit=1 "
+                f"commands={len(picked) + 4}"
+            )
+        )
         first_rcpt = next(iter(picked))
         if rng.random() < mix.cleanup_reject * (mix.bad_factor if acct.bad else 1.0):
             if rng.random() < 0.7:
-                subject = rng.choice(("You have won!!! Claim your prize now", "URGENT: verify your account",
-                                      "=?UTF-8?B?Q2hlYXAgcGlsbHMgb25saW5l?=", "Invoice overdue - pay now"))
-                text = (f"{cp}{qid}: reject: header Subject: {subject} from {client}; from=<{sender}> "
-                        f"to=<{first_rcpt}> proto=ESMTP helo=<{acct.helo}>: 5.7.1 Message content rejected")
+                subject = rng.choice(
+                    (
+                        "You have won!!! Claim your prize now",
+                        "URGENT: verify your account",
+                        "=?UTF-8?B?Q2hlYXAgcGlsbHMgb25saW5l?=",
+                        "Invoice overdue - pay now",
+                    )
+                )
+                text = (
+                    f"{cp}{qid}: reject: header Subject: {subject} from {client}; from=<{sender}> "
+                    f"to=<{first_rcpt}> proto=ESMTP helo=<{acct.helo}>: 5.7.1 Message content rejected"
+                )
             else:
-                text = (f"{cp}{qid}: milter-reject: END-OF-MESSAGE from {client}: 5.7.1 Spam message "
-                        f"rejected; from=<{sender}> to=<{first_rcpt}> proto=ESMTP helo=<{acct.helo}>")
+                text = (
+                    f"{cp}{qid}: milter-reject: END-OF-MESSAGE from {client}: 5.7.1 Spam message "
+                    f"rejected; from=<{sender}> to=<{first_rcpt}> proto=ESMTP helo=<{acct.helo}>"
+                )
             put(t1, text, _REJECTED, "cleanup")
             put(t1, disconnect.replace(" data=1 ", " data=0/1 "))
             self.free_qid(q, t1, qid)
             return
         if acct.submission and rng.random() < 0.9:
-            put(t1, f"{q.host} opendkim[{q.dkim_pid}]: {qid}: DKIM-Signature field "
-                    f"added (s=mail, d={sender_dom})", _OTHER)
+            put(
+                t1,
+                f"{q.host} opendkim[{q.dkim_pid}]: {qid}: DKIM-Signature field "
+                f"added (s=mail, d={sender_dom})",
+                _OTHER,
+            )
         size = min(int(rng.lognormvariate(9.9, 1.0)) + 600, 30_000_000)
         qp = q.prefixes["qmgr"][0]
         rcpts = [self._plan(acct, addr, dom, ok) for addr, (dom, ok) in picked.items()]
         if rng.random() < mix.content_filter:
             t2 = t1 + rng.randint(0, 2)
-            put(t1, f"{qp}{qid}: from=<{sender}>, size={size}, nrcpt={len(rcpts)} (queue active)", _SIZE,
-                (size, sender))
+            put(
+                t1,
+                f"{qp}{qid}: from=<{sender}>, size={size}, nrcpt={len(rcpts)} (queue active)",
+                _SIZE,
+                (size, sender),
+            )
             put(t1, disconnect)
             qid, size = self._hop(q, t2, qid, sender, size, mid, [r.addr for r in rcpts])
             t1 = t2
             life = self.life
         else:
-            put(t1, f"{qp}{qid}: from=<{sender}>, size={size}, nrcpt={len(rcpts)} (queue active)", _SIZE,
-                (size, sender))
+            put(
+                t1,
+                f"{qp}{qid}: from=<{sender}>, size={size}, nrcpt={len(rcpts)} (queue active)",
+                _SIZE,
+                (size, sender),
+            )
             put(t1, disconnect)
         self._deliver(q, qid, life, t1, t0, sender, size, mid, rcpts)
 
@@ -652,8 +754,9 @@ class _Generator:
             expire = rng.random() < mix.expire
             if expire or rng.random() < 0.25:
                 net = True
-                defer = rng.choice((pools.TIMEOUT_DEFER, pools.TIMEOUT_DEFER, pools.REFUSED_DEFER,
-                                    pools.LOST_DEFER))
+                defer = rng.choice(
+                    (pools.TIMEOUT_DEFER, pools.TIMEOUT_DEFER, pools.REFUSED_DEFER, pools.LOST_DEFER)
+                )
             else:
                 defer = rng.choice(book.defers)
             n_defer = 1_000_000 if expire else min(int(rng.expovariate(0.7)) + 1, 8)
@@ -663,13 +766,31 @@ class _Generator:
     def _reply(self, template: str, q: _Queue, h: str, hip: str, r: str, d: str, mid: str) -> str:
         rng = self.rng
         return template.format(
-            h=h, hip=hip, r=r, rd=r.rsplit("@", 1)[-1], d=d, ip=q.ip, mid=mid,
-            tok=self.tokens[rng.randrange(512)], n=rng.randrange(10**9, 2 * 10**9),
-            n2=rng.randrange(10**5, 10**6), n3=rng.randrange(10, 999),
+            h=h,
+            hip=hip,
+            r=r,
+            rd=r.rsplit("@", 1)[-1],
+            d=d,
+            ip=q.ip,
+            mid=mid,
+            tok=self.tokens[rng.randrange(512)],
+            n=rng.randrange(10**9, 2 * 10**9),
+            n2=rng.randrange(10**5, 10**6),
+            n3=rng.randrange(10, 999),
         )
 
-    def _deliver(self, q: _Queue, qid: str, life: int, t_start: int, t_arrival: int, sender: str,
-                 size: int, mid: str, rcpts: list[_Rcpt]) -> None:
+    def _deliver(
+        self,
+        q: _Queue,
+        qid: str,
+        life: int,
+        t_start: int,
+        t_arrival: int,
+        sender: str,
+        size: int,
+        mid: str,
+        rcpts: list[_Rcpt],
+    ) -> None:
         """All delivery rounds of one message: attempts, retries, bounce notice, expiry, removal."""
         rng = self.rng
         o = self.o
@@ -696,9 +817,12 @@ class _Generator:
                     cu = rng.randint(2, 15) if rng.random() < 0.25 else 0
                     conn = conns[dom.name] = (h, hip, sp)
                     if not cu and not (rc.net and rc.n_defer > rnd):
-                        put(t, f"{sp}Trusted TLS connection established to {h}[{hip}]:25: TLSv1.3 with "
-                               "cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 "
-                               "server-signature ECDSA (P-256) server-digest SHA256")
+                        put(
+                            t,
+                            f"{sp}Trusted TLS connection established to {h}[{hip}]:25: TLSv1.3 with "
+                            "cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 "
+                            "server-signature ECDSA (P-256) server-digest SHA256",
+                        )
                     use = f"conn_use={cu}, " if cu else ""
                 else:
                     use = ""
@@ -717,8 +841,10 @@ class _Generator:
                 else:
                     delays, dur = self.first_delays[rng.randrange(997)]
                 if deferring and rc.net:
-                    line = (f"{sp}{qid}: to=<{rc.addr}>, relay=none, {delays}, dsn={dsn}, status=deferred "
-                            f"({text.format(h=h, hip=hip)})")
+                    line = (
+                        f"{sp}{qid}: to=<{rc.addr}>, relay=none, {delays}, dsn={dsn}, status=deferred "
+                        f"({text.format(h=h, hip=hip)})"
+                    )
                 else:
                     relay = f"relay={h}[{hip}]:25, {use}"
                     if deferring:
@@ -774,8 +900,13 @@ class _Generator:
         delays, dur = self.first_delays[rng.randrange(997)]
         text = self._reply(book.sent, q, h, hip, sender, "", mid)
         tl = t + dur
-        put(tl, f"{rng.choice(q.prefixes['smtp'])}{ndr}: to=<{sender}>, relay={h}[{hip}]:25, {delays}, "
-                f"dsn=2.0.0, status=sent ({text})", _SENT, sender)
+        put(
+            tl,
+            f"{rng.choice(q.prefixes['smtp'])}{ndr}: to=<{sender}>, relay={h}[{hip}]:25, {delays}, "
+            f"dsn=2.0.0, status=sent ({text})",
+            _SENT,
+            sender,
+        )
         put(tl, f"{qp}{ndr}: removed")
         self.free_qid(q, tl, ndr)
         return t
@@ -791,25 +922,39 @@ class _Generator:
         put(t, f"{sp}connect from localhost[127.0.0.1]")
         put(t, f"{sp}{qid2}: client=localhost[127.0.0.1]", _RECEIVED_REUSED if reused else _RECEIVED)
         put(t, f"{rng.choice(q.prefixes['cleanup'])}{qid2}: message-id=<{mid}>")
-        put(t, f"{sp}disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt={len(rcpts)} data=1 quit=1 "
-               f"commands={len(rcpts) + 4}")
-        amavis = (f"{q.host} amavis[{rng.randrange(20000, 40000)}]: ({rng.randrange(10000, 99999)}-"
-                  f"{rng.randrange(1, 20):02d}) Passed CLEAN {{RelayedOutbound}}, LOCAL [127.0.0.1]:"
-                  f"{rng.randrange(30000, 60000)} <{sender}> -> {','.join(f'<{r}>' for r in rcpts[:3])}, "
-                  f"Queue-ID: {qid}, Message-ID: <{mid}>, mail_id: {self.tokens[rng.randrange(512)]}, "
-                  f"Hits: {rng.uniform(-3, 4):.3f}, size: {size}, queued_as: {qid2}, "
-                  f"{rng.randrange(200, 3000)} ms")
+        put(
+            t,
+            f"{sp}disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt={len(rcpts)} data=1 quit=1 "
+            f"commands={len(rcpts) + 4}",
+        )
+        amavis = (
+            f"{q.host} amavis[{rng.randrange(20000, 40000)}]: ({rng.randrange(10000, 99999)}-"
+            f"{rng.randrange(1, 20):02d}) Passed CLEAN {{RelayedOutbound}}, LOCAL [127.0.0.1]:"
+            f"{rng.randrange(30000, 60000)} <{sender}> -> {','.join(f'<{r}>' for r in rcpts[:3])}, "
+            f"Queue-ID: {qid}, Message-ID: <{mid}>, mail_id: {self.tokens[rng.randrange(512)]}, "
+            f"Hits: {rng.uniform(-3, 4):.3f}, size: {size}, queued_as: {qid2}, "
+            f"{rng.randrange(200, 3000)} ms"
+        )
         put(t, amavis, _OTHER)
         sp2 = rng.choice(q.prefixes["smtp"])
         delays, _ = self.first_delays[rng.randrange(997)]
         for r in rcpts:
-            put(t, f"{sp2}{qid}: to=<{r}>, relay=127.0.0.1[127.0.0.1]:10024, {delays}, dsn=2.0.0, "
-                   f"status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as "
-                   f"{qid2})", _SENT, r)
+            put(
+                t,
+                f"{sp2}{qid}: to=<{r}>, relay=127.0.0.1[127.0.0.1]:10024, {delays}, dsn=2.0.0, "
+                f"status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as "
+                f"{qid2})",
+                _SENT,
+                r,
+            )
         qp = q.prefixes["qmgr"][0]
         size2 = size + rng.randint(400, 900)
-        put(t, f"{qp}{qid2}: from=<{sender}>, size={size2}, nrcpt={len(rcpts)} (queue active)", _SIZE,
-            (size2, sender))
+        put(
+            t,
+            f"{qp}{qid2}: from=<{sender}>, size={size2}, nrcpt={len(rcpts)} (queue active)",
+            _SIZE,
+            (size2, sender),
+        )
         put(t, f"{qp}{qid}: removed")
         self.free_qid(q, t, qid)
         return qid2, size2
@@ -819,16 +964,26 @@ class _Generator:
         rng = self.rng
         put = self.put
         qid, reused = self.new_qid(q, t)
-        put(t, f"{q.prefixes['pickup'][0]}{qid}: uid=0 from=<root>", _RECEIVED_REUSED if reused else _RECEIVED)
-        put(t, f"{rng.choice(q.prefixes['cleanup'])}{qid}: message-id=<{time.strftime('%Y%m%d%H%M%S', time.gmtime(self.epoch + t))}."
-               f"{qid}@{q.myhostname}>")
+        put(
+            t, f"{q.prefixes['pickup'][0]}{qid}: uid=0 from=<root>", _RECEIVED_REUSED if reused else _RECEIVED
+        )
+        put(
+            t,
+            f"{rng.choice(q.prefixes['cleanup'])}{qid}: message-id=<{time.strftime('%Y%m%d%H%M%S', time.gmtime(self.epoch + t))}."
+            f"{qid}@{q.myhostname}>",
+        )
         size = rng.randint(700, 4000)
         sender = f"root@{q.myhostname}"
         qp = q.prefixes["qmgr"][0]
         put(t, f"{qp}{qid}: from=<{sender}>, size={size}, nrcpt=1 (queue active)", _SIZE, (size, sender))
         rcpt = f"admin@{q.myhostname}"
-        put(t, f"{rng.choice(q.prefixes['local'])}{qid}: to=<{rcpt}>, orig_to=<root>, relay=local, "
-               "delay=0.02, delays=0.01/0.01/0/0, dsn=2.0.0, status=sent (delivered to mailbox)", _SENT, rcpt)
+        put(
+            t,
+            f"{rng.choice(q.prefixes['local'])}{qid}: to=<{rcpt}>, orig_to=<root>, relay=local, "
+            "delay=0.02, delays=0.01/0.01/0/0, dsn=2.0.0, status=sent (delivered to mailbox)",
+            _SENT,
+            rcpt,
+        )
         put(t, f"{qp}{qid}: removed")
         self.free_qid(q, t, qid)
 
@@ -849,9 +1004,14 @@ class _Generator:
             put(t, f"{pp}CONNECT from [{ip}]:{port} to [{q.ip}]:25")
             put(t, f"{pp}DNSBL rank {rng.randint(2, 8)} for [{ip}]:{port}")
             for _ in range(rng.choice((1, 1, 1, 2))):
-                put(t + 1, f"{pp}NOQUEUE: reject: RCPT from [{ip}]:{port}: 550 5.7.1 Service unavailable; "
-                           f"client [{ip}] blocked using zen.spamhaus.org; from=<{fake}>, to=<{rcpt}>, "
-                           f"proto=ESMTP, helo=<{helo}>", _REJECTED, "postscreen")
+                put(
+                    t + 1,
+                    f"{pp}NOQUEUE: reject: RCPT from [{ip}]:{port}: 550 5.7.1 Service unavailable; "
+                    f"client [{ip}] blocked using zen.spamhaus.org; from=<{fake}>, to=<{rcpt}>, "
+                    f"proto=ESMTP, helo=<{helo}>",
+                    _REJECTED,
+                    "postscreen",
+                )
             put(t + 1, f"{pp}DISCONNECT [{ip}]:{port}")
             return
         sp = rng.choice(q.prefixes["smtpd"])
@@ -859,8 +1019,13 @@ class _Generator:
         if kind < 0.6:
             reply, n = f"554 5.7.1 <{rcpt}>: Relay access denied", rng.choice((1, 1, 2, 3))
         elif kind < 0.75:
-            reply, n = (f"554 5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org; "
-                        f"https://www.spamhaus.org/query/ip/{ip}"), 1
+            reply, n = (
+                (
+                    f"554 5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org; "
+                    f"https://www.spamhaus.org/query/ip/{ip}"
+                ),
+                1,
+            )
         else:
             acct = self._pick_account()
             sp = rng.choice(q.prefixes["submission/smtpd"])
@@ -877,10 +1042,17 @@ class _Generator:
             n = 1
         put(t, f"{sp}connect from {client}")
         for _ in range(n):
-            put(t, f"{sp}NOQUEUE: reject: RCPT from {client}: {reply}; from=<{fake}> to=<{rcpt}> "
-                   f"proto=ESMTP helo=<{helo}>", _REJECTED, "smtpd")
-        put(t + rng.randint(0, 2), f"{sp}disconnect from {client} ehlo=1 mail=1 rcpt=0/{n} quit=1 "
-                                    f"commands=3/{3 + n}")
+            put(
+                t,
+                f"{sp}NOQUEUE: reject: RCPT from {client}: {reply}; from=<{fake}> to=<{rcpt}> "
+                f"proto=ESMTP helo=<{helo}>",
+                _REJECTED,
+                "smtpd",
+            )
+        put(
+            t + rng.randint(0, 2),
+            f"{sp}disconnect from {client} ehlo=1 mail=1 rcpt=0/{n} quit=1 commands=3/{3 + n}",
+        )
 
     def _stamp(self, t: int) -> str:
         at = time.gmtime(self.epoch + t)
@@ -897,16 +1069,27 @@ class _Generator:
         host = q.host
         if kind == 0:
             acct = self._pick_account()
-            put(t, f"{host} dovecot: imap-login: Login: user=<{acct.user}>, method=PLAIN, rip={ip}, "
-                   f"lip={q.ip}, mpid={rng.randrange(1000, 99999)}, TLS, session=<{self.tokens[rng.randrange(512)]}>",
-                _OTHER)
+            put(
+                t,
+                f"{host} dovecot: imap-login: Login: user=<{acct.user}>, method=PLAIN, rip={ip}, "
+                f"lip={q.ip}, mpid={rng.randrange(1000, 99999)}, TLS, session=<{self.tokens[rng.randrange(512)]}>",
+                _OTHER,
+            )
         elif kind == 1:
-            put(t, f"{host} policyd-spf[{rng.randrange(1000, 99999)}]: prepend Received-SPF: Softfail "
-                   f"(mailfrom) identity=mailfrom; client-ip={ip}; helo=mail.example.com; "
-                   f"envelope-from=<{rng.choice(pools.FIRST)}@example.org>; receiver=<UNKNOWN>", _OTHER)
+            put(
+                t,
+                f"{host} policyd-spf[{rng.randrange(1000, 99999)}]: prepend Received-SPF: Softfail "
+                f"(mailfrom) identity=mailfrom; client-ip={ip}; helo=mail.example.com; "
+                f"envelope-from=<{rng.choice(pools.FIRST)}@example.org>; receiver=<UNKNOWN>",
+                _OTHER,
+            )
         elif kind == 2:
-            put(t, f"{host} CRON[{rng.randrange(1000, 99999)}]: (root) CMD (command -v debian-sa1 > /dev/null "
-                   "&& debian-sa1 1 1)", _OTHER)
+            put(
+                t,
+                f"{host} CRON[{rng.randrange(1000, 99999)}]: (root) CMD (command -v debian-sa1 > /dev/null "
+                "&& debian-sa1 1 1)",
+                _OTHER,
+            )
         elif kind == 3:
             stamp = self._stamp(t - rng.randrange(0, 600))
             ap = q.prefixes["anvil"][0]
@@ -921,8 +1104,11 @@ class _Generator:
             put(t + 1, f"{sp}disconnect from unknown[{ip}] ehlo=1 auth=0/1 commands=1/2")
         elif kind == 5:
             sp = rng.choice(q.prefixes["smtpd"])
-            put(t, f"{sp}warning: hostname {rng.choice(pools.WORDS)}.example.com does not resolve to address "
-                   f"{ip}: Name or service not known")
+            put(
+                t,
+                f"{sp}warning: hostname {rng.choice(pools.WORDS)}.example.com does not resolve to address "
+                f"{ip}: Name or service not known",
+            )
             put(t, f"{sp}connect from unknown[{ip}]")
             put(t, f"{sp}lost connection after CONNECT from unknown[{ip}]")
             put(t, f"{sp}disconnect from unknown[{ip}] commands=0/0")
@@ -939,12 +1125,19 @@ class _Generator:
         elif kind == 8:
             sc = q.prefixes["scache"][0]
             put(t, f"{sc}statistics: start interval {self._stamp(t - 300)}")
-            put(t, f"{sc}statistics: domain lookup hits={rng.randint(0, 90)} miss={rng.randint(1, 40)} "
-                   f"success={rng.randint(0, 99)}%")
+            put(
+                t,
+                f"{sc}statistics: domain lookup hits={rng.randint(0, 90)} miss={rng.randint(1, 40)} "
+                f"success={rng.randint(0, 99)}%",
+            )
         else:
-            put(t, f"{host} dovecot: pop3-login: Disconnected (no auth attempts in 0 secs): user=<>, "
-                   f"rip={ip}, lip={q.ip}, TLS handshaking: Connection closed, "
-                   f"session=<{self.tokens[rng.randrange(512)]}>", _OTHER)
+            put(
+                t,
+                f"{host} dovecot: pop3-login: Disconnected (no auth attempts in 0 secs): user=<>, "
+                f"rip={ip}, lip={q.ip}, TLS handshaking: Connection closed, "
+                f"session=<{self.tokens[rng.randrange(512)]}>",
+                _OTHER,
+            )
 
 
 def _cumulative(weights: Any) -> Any:
