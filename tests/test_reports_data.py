@@ -12,6 +12,8 @@ import datetime as dt
 import random
 from pathlib import Path
 
+import duckdb
+import polars as pl
 import pytest
 
 from analysis.store import connect
@@ -29,6 +31,23 @@ REPLIES = {
     "soft": "452 4.2.2 The email account that you tried to reach is over quota",
     "defer": "421 4.7.28 Our system has detected an unusual rate of unsolicited mail",
 }
+
+
+MESSAGE_COLUMNS = ("message_key", "host", "instance", "qid", "first_seen", "last_seen", "origin", "sender",
+                   "sender_domain", "sasl_username", "client_ip", "account")
+DELIVERY_COLUMNS = ("file_id", "line_no", "message_key", "ts", "host", "instance", "daemon", "qid", "recipient",
+                    "recipient_domain", "relay_host", "relay_ip", "delay", "delay_a", "delay_b", "delay_c",
+                    "delay_d", "dsn", "status", "reply", "reply_code", "provider", "reason", "severity")
+REJECTION_COLUMNS = ("file_id", "line_no", "ts", "host", "instance", "daemon", "action", "smtp_stage",
+                     "client_ip", "reply_code", "dsn", "reply", "sender", "recipient", "recipient_domain",
+                     "provider", "reason", "severity")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    frame = pl.DataFrame(rows, schema=list(columns), orient="row", infer_schema_length=None)
+    con.register("frame", frame)
+    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM frame")
+    con.unregister("frame")
 
 
 def build_db(path: Path, *, seed: int = 7) -> Path:
@@ -72,23 +91,9 @@ def build_db(path: Path, *, seed: int = 7) -> Path:
                            "RCPT", "203.0.113.9", 554, "5.7.1",
                            "554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using zen.spamhaus.org",
                            "spam@good.example", f"x{j}@gmail.com", "gmail.com", "gmail", "blocked", "hard"))
-    con.executemany(
-        "INSERT INTO messages (message_key, host, instance, qid, first_seen, last_seen, origin, sender, "
-        "sender_domain, sasl_username, client_ip, account) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        messages,
-    )
-    con.executemany(
-        "INSERT INTO deliveries (file_id, line_no, message_key, ts, host, instance, daemon, qid, recipient, "
-        "recipient_domain, relay_host, relay_ip, delay, delay_a, delay_b, delay_c, delay_d, dsn, status, reply, "
-        "reply_code, provider, reason, severity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        deliveries,
-    )
-    con.executemany(
-        "INSERT INTO rejections (file_id, line_no, ts, host, instance, daemon, action, smtp_stage, client_ip, "
-        "reply_code, dsn, reply, sender, recipient, recipient_domain, provider, reason, severity) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        rejections,
-    )
+    _insert(con, "messages", MESSAGE_COLUMNS, messages)
+    _insert(con, "deliveries", DELIVERY_COLUMNS, deliveries)
+    _insert(con, "rejections", REJECTION_COLUMNS, rejections)
     con.close()
     return path
 

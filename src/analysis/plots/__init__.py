@@ -2,7 +2,7 @@
 
 from analysis.plots.charts import latency_chart, outcome_mix_chart, rate_chart, reasons_chart, volume_chart
 from analysis.plots.render import install_offline_renderer
-from analysis.plots.tables import HtmlBlock, bullet_list, esc, interval, pct, table
+from analysis.plots.tables import HtmlBlock, bullet_list, esc, interval, latency_table, pct, table
 
 install_offline_renderer()
 
@@ -13,6 +13,7 @@ __all__ = [
     "install_offline_renderer",
     "interval",
     "latency_chart",
+    "latency_table",
     "outcome_mix_chart",
     "pct",
     "rate_chart",

@@ -13,9 +13,10 @@ import polars as pl
 
 TABLE_CSS = (
     "<style>.dw-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}"
-    ".dw-table th,.dw-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;"
-    "vertical-align:top;max-width:520px;overflow-wrap:anywhere}"
-    ".dw-table th{background:#f3f4f6}.dw-table td.num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".dw-table th,.dw-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}"
+    ".dw-table td{max-width:480px;overflow-wrap:anywhere}"
+    ".dw-table th{background:#f3f4f6;white-space:nowrap}"
+    ".dw-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     ".dw-table caption{text-align:left;font-weight:600;padding:4px 0}"
     ".dw-flag{color:#b42318;font-weight:600}.dw-muted{color:#777}"
     ".dw-summary{font-size:15px;line-height:1.5;max-width:60em}.dw-summary li{margin:2px 0}</style>"
@@ -114,6 +115,20 @@ def table(
         f'{TABLE_CSS}<table class="dw-table">{cap}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>{more}"
     )
+
+
+def latency_table(df: pl.DataFrame, fields: Sequence[str] = ("delay", "delay_a", "delay_b", "delay_c", "delay_d"),
+                  *, caption: str = "") -> HtmlBlock:
+    """Overall latency (one row of latency() without `by`) as fields × p50/p90/p99, in seconds."""
+    if df.is_empty():
+        return table(pl.DataFrame({"field": []}), caption=caption)
+    row = df.row(0, named=True)
+    rows = [
+        {"field": f, "p50 (s)": row.get(f"{f}_p50"), "p90 (s)": row.get(f"{f}_p90"), "p99 (s)": row.get(f"{f}_p99")}
+        for f in fields
+    ]
+    n = row.get("n")
+    return table(pl.DataFrame(rows), caption=caption or f"over {n:,} successful deliveries" if n else caption)
 
 
 def bullet_list(items: Sequence[str], *, title: str = "") -> HtmlBlock:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from analysis.plots.tables import TABLE_CSS, esc
-
 INDEX_NAME = "index.html"
+_CSS = (
+    "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;font-size:14px}"
+    "th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}th{background:#f3f4f6}"
+    "td.num{text-align:right}.muted{color:#777}</style>"
+)
+
+
+def esc(value: object) -> str:
+    """Text for HTML element content and attribute values."""
+    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _entries(out_dir: Path) -> list[dict[str, Any]]:
@@ -47,12 +56,11 @@ def render_index(out_dir: Path) -> str:
             f'<td class="num">{"–" if n_breaches is None else n_breaches}</td>'
             "</tr>"
         )
-    body = "".join(rows) or '<tr><td colspan="5" class="dw-muted">no reports yet</td></tr>'
+    body = "".join(rows) or '<tr><td colspan="5" class="muted">no reports yet</td></tr>'
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Deliverability reports</title>'
-        f"{TABLE_CSS}<style>body{{font-family:system-ui,sans-serif;margin:2em}}</style></head><body>"
-        "<h1>Deliverability reports</h1><p>Newest first.</p>"
-        '<table class="dw-table"><thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th>'
+        f"{_CSS}</head><body><h1>Deliverability reports</h1><p>Newest first.</p>"
+        "<table><thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th>"
         f"<th>Generated (UTC)</th><th>Breaches</th></tr></thead><tbody>{body}</tbody></table></body></html>\n"
     )
 

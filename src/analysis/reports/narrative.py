@@ -43,6 +43,16 @@ def _breach_text(b: Mapping[str, Any]) -> str:
     )
 
 
+def worst_breaches(breaches: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One breach per (dimension, value, rate): the highest threshold crossed, most severe first."""
+    best: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for b in breaches:
+        key = (str(b.get("dimension")), str(b.get("value")), str(b.get("rate")))
+        if key not in best or float(b.get("threshold") or 0) > float(best[key].get("threshold") or 0):
+            best[key] = b
+    return sorted(best.values(), key=lambda b: (-float(b.get("low") or 0), str(b.get("dimension"))))
+
+
 def describe(s: Mapping[str, Any]) -> list[str]:
     """Sentences for the top of the overview, from the metrics summary dict."""
     window = s.get("window") or {}
@@ -63,12 +73,12 @@ def describe(s: Mapping[str, Any]) -> list[str]:
     complaint = rates.get("complaint_rate") or {}
     if complaint.get("numerator"):
         out.append(f"Complaints {_rate_text(complaint)}.")
-    breaches = list(s.get("breaches") or [])
+    breaches = worst_breaches(list(s.get("breaches") or []))
     conf = float(s.get("confidence") or 0.95)
     if breaches:
         listed = "; ".join(_breach_text(b) for b in breaches[:MAX_BREACHES_LISTED])
         more = f" (and {len(breaches) - MAX_BREACHES_LISTED} more)" if len(breaches) > MAX_BREACHES_LISTED else ""
-        out.append(f"{len(breaches)} threshold breach(es) at the {conf:.0%} lower bound: {listed}{more}.")
+        out.append(f"{len(breaches)} group(s) over a threshold at the {conf:.0%} lower bound: {listed}{more}.")
     else:
         out.append(
             f"No published threshold is crossed by the lower bound of a {conf:.0%} interval "

@@ -131,18 +131,19 @@ def resolve_values(spec: list[Param], assignments: list[str], db: str | None) ->
     return given, run
 
 
-def _failure_message(name: str, exc: Exception, nb_path: Path) -> str:
+def _failure_message(name: str, exc: Exception, nb_path: Path | None) -> str:
     from papermill.exceptions import PapermillExecutionError
 
+    kept = f"; partial output in {nb_path}" if nb_path else ""
     if isinstance(exc, PapermillExecutionError):
         first = next((ln for ln in str(exc.source).splitlines() if ln.strip() and not ln.startswith("#")), "")
         evalue = str(exc.evalue).splitlines()[0] if exc.evalue else ""
         return (
             f"notebook {name} failed in cell {exc.cell_index} (In [{exc.exec_count}]: {first.strip()[:80]}): "
-            f"{exc.ename}: {evalue}; partial output in {nb_path}"
+            f"{exc.ename}: {evalue}{kept}"
         )
     text = str(exc).strip().splitlines()
-    return f"notebook {name} failed: {type(exc).__name__}: {text[0] if text else ''}; partial output in {nb_path}"
+    return f"notebook {name} failed: {type(exc).__name__}: {text[0] if text else ''}{kept}"
 
 
 def _execute(path: Path, out_path: Path, values: Mapping[str, Any], cwd: Path) -> nbformat.NotebookNode:
@@ -155,6 +156,7 @@ def _execute(path: Path, out_path: Path, values: Mapping[str, Any], cwd: Path) -
             str(out_path),
             parameters=dict(values),
             kernel_name=kernel,
+            language="python",
             cwd=str(cwd),
             progress_bar=False,
             log_output=False,
@@ -192,9 +194,11 @@ def run_report(
         except Exception as exc:
             failed_dir = out_dir / "failed"
             failed_dir.mkdir(exist_ok=True)
-            kept = failed_dir / f"{stem}.ipynb"
-            if executed_path.exists():
+            kept: Path | None = failed_dir / f"{stem}.ipynb"
+            if executed_path.exists() and kept is not None:
                 shutil.copyfile(executed_path, kept)
+            else:
+                kept = None
             raise WorkbenchError(_failure_message(name, exc, kept)) from None
         figures = summary_io.extract(nb)
         summary_io.strip(nb)
