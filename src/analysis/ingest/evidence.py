@@ -462,7 +462,8 @@ def _load_esp(
     if staged:
         con.register("_esp_messages", pa.Table.from_pylist(staged))
         try:
-            con.execute(sql("esp_messages_upsert.sql"))
+            con.execute(sql("esp_messages_update.sql"))
+            con.execute(sql("esp_messages_insert.sql"))
         finally:
             con.unregister("_esp_messages")
     result.records_quarantined += len(quarantine.rows)
