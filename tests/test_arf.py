@@ -391,7 +391,7 @@ def test_mbox_file_quarantines_bad_messages(con: duckdb.DuckDBPyConnection) -> N
 
 def test_single_message_with_broken_mime_is_refused(con: duckdb.DuckDBPyConnection) -> None:
     broken = b"Content-Type: multipart/report; report-type=feedback-report\nSubject: x\n\nno boundary\n"
-    with pytest.raises(InputError, match="r.eml: wrong MIME structure"):
+    with pytest.raises(InputError, match=r"r\.eml: wrong MIME structure"):
         ingest(con, 1, broken)
     assert con.execute("SELECT COUNT(*) FROM complaints").fetchone() == (0,)
 
