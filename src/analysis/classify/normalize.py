@@ -43,6 +43,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     (r"\b[0-9A-Fa-f]{1,4}(?:::?[0-9A-Fa-f]{1,4}){2,7}(?:::)?", "<ip>"),
     # URL query strings
     (r"(https?://[^ \t\r\n?]+)\?[^ \t\r\n)\]]*", "${1}?<q>"),
+    # "RFC 5322" → "RFC5322": an RFC number is meaning, not a variable
+    (r"\b([Rr][Ff][Cc]) ([0-9]{3,4})\b", "${1}${2}"),
     # free-standing numbers (twice: a match consumes the separator its neighbour needs)
     (_NUMBER, "${1}#${3}"),
     (_NUMBER, "${1}#${3}"),
