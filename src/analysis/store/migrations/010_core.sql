@@ -1,14 +1,19 @@
 -- Core relay-log schema. One row per real-world thing; timestamps are UTC TIMESTAMPTZ.
+-- Fact tables carry no PRIMARY KEY: their keys are unique by construction (file_id, line_no / message_key,
+-- checked by the tests) and DuckDB's index maintenance would cost more than the whole parse.
 -- Portable subset: no HUGEINT/UNION/MAP, so every table exports to engine-neutral Parquet.
 
 CREATE TABLE IF NOT EXISTS ingest_files (
     file_id        BIGINT PRIMARY KEY,
     path           VARCHAR NOT NULL,          -- as given (for people); identity is the fingerprint
     format         VARCHAR NOT NULL,          -- postfix | arf | dmarc | ses | sendgrid | mailgun | postmark
-    fingerprint    VARCHAR NOT NULL,          -- sha256 of the first 64 KiB of decompressed content
+    fingerprint    VARCHAR NOT NULL,          -- sha256 of the first fingerprint_len decompressed bytes
+    fingerprint_len BIGINT NOT NULL,          -- 64 KiB, or less for a file that was shorter when first seen
     compression    VARCHAR,                   -- gzip | bzip2 | xz | zstd | NULL
+    raw_size       BIGINT,                    -- on-disk size when last read
+    raw_sig        VARCHAR,                   -- sha256 of size + first/last 64 KiB on disk: unchanged-file fast path
     bytes_read     BIGINT NOT NULL,           -- decompressed bytes consumed so far (resume offset)
-    content_hash   VARCHAR,                   -- sha256 of all consumed bytes (detects a rewritten file)
+    tail_hash      VARCHAR,                   -- sha256 of the 64 KiB before bytes_read (a grown file must match)
     lines_read     BIGINT NOT NULL,
     lines_parsed   BIGINT NOT NULL,
     lines_quarantined BIGINT NOT NULL,
@@ -25,8 +30,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     file_id     BIGINT NOT NULL,
     line_no     BIGINT NOT NULL,              -- 1-based within the decompressed file
     reason      VARCHAR NOT NULL,
-    raw         VARCHAR NOT NULL,             -- the line (invalid UTF-8 bytes as \xNN escapes, capped)
-    PRIMARY KEY (file_id, line_no)
+    raw         VARCHAR NOT NULL              -- the line (invalid UTF-8 bytes as \xNN escapes, capped)
 );
 
 -- Every Postfix line that matters for correlation, parsed: the substrate messages/deliveries are built from.
@@ -72,13 +76,12 @@ CREATE TABLE IF NOT EXISTS postfix_events (
     next_qid     VARCHAR,                     -- "queued as X" in a 250 reply: the next hop's queue ID
     ndr_qid      VARCHAR,                     -- bounce: "sender non-delivery notification: X"
     helo         VARCHAR,
-    proto        VARCHAR,
-    PRIMARY KEY (file_id, line_no)
+    proto        VARCHAR
 );
 
 -- One row per accepted message life: (host, instance, qid) split at `removed` and at a new origin line.
 CREATE TABLE IF NOT EXISTS messages (
-    message_key   VARCHAR PRIMARY KEY,        -- host/instance/qid/epoch-of-first-line
+    message_key   VARCHAR NOT NULL,           -- host/instance/qid/epoch-of-first-line (unique by construction)
     host          VARCHAR NOT NULL,
     instance      VARCHAR NOT NULL,
     qid           VARCHAR NOT NULL,
@@ -138,8 +141,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     provider      VARCHAR,                    -- mailbox provider (classify)
     reason        VARCHAR,                    -- Sisimai v5 reason name (classify)
     severity      VARCHAR,                    -- hard | soft (failed/deferred attempts only)
-    source        VARCHAR NOT NULL DEFAULT 'postfix',
-    PRIMARY KEY (file_id, line_no)
+    source        VARCHAR NOT NULL DEFAULT 'postfix'
 );
 
 -- Mail refused before or at queueing: smtpd/postscreen NOQUEUE rejects, cleanup and milter rejects.
@@ -167,8 +169,7 @@ CREATE TABLE IF NOT EXISTS rejections (
     proto         VARCHAR,
     provider      VARCHAR,
     reason        VARCHAR,
-    severity      VARCHAR,
-    PRIMARY KEY (file_id, line_no)
+    severity      VARCHAR
 );
 
 -- Each recipient's final outcome per message: the last attempt decides; a still-deferred recipient of an

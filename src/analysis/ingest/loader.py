@@ -1,0 +1,481 @@
+"""Load inputs into the store: atomic per file, idempotent by content, resumable when a file grows.
+
+Each file is one transaction: its events, quarantined lines, its `ingest_files` row and the rebuild of
+every message its lines touch commit together or not at all, so a crash (even kill -9) leaves the store
+as it was before that file and a rerun converges on the same tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import duckdb
+import polars as pl
+
+from analysis.errors import InputError
+from analysis.ingest import sources as S
+from analysis.ingest.postfix import (
+    MONTHS,
+    QUARANTINE_SCHEMA,
+    ParseResult,
+    YearState,
+    parse_lines,
+    year_for_last_line,
+)
+
+Progress = Callable[[int], None]
+Warn = Callable[[str], None]
+
+EVENT_COLUMNS = (
+    "file_id, line_no, ts, host, instance, service, daemon, pid, qid, kind, client_host, client_ip, client_port, "
+    "sasl_method, sasl_username, uid, message_id, sender, size, nrcpt, recipient, orig_to, relay, relay_host, "
+    "relay_ip, relay_port, conn_use, delay, delay_a, delay_b, delay_c, delay_d, dsn, status, action, reply, "
+    "reply_code, smtp_stage, next_qid, ndr_qid, helo, proto"
+)
+
+
+@dataclass
+class FileSummary:
+    """What one input contributed; `status` is ingested, resumed, unchanged or failed."""
+
+    display: str
+    status: str
+    format: str = "postfix"
+    lines_read: int = 0
+    lines_parsed: int = 0
+    lines_quarantined: int = 0
+    lines_other: int = 0
+    messages: int = 0
+    deliveries: int = 0
+    rejections: int = 0
+    held_back: bool = False
+    error: str | None = None
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "kinds"}
+
+
+@dataclass
+class IngestOptions:
+    """--year (year of a traditional log's first line), --tz (zone of traditional timestamps)."""
+
+    year: int | None = None
+    tz: str = "UTC"
+    chunk_bytes: int = S.CHUNK_BYTES
+    hold_partial: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(f"--tz: unknown time zone {self.tz!r}") from None
+        if self.year is not None and not 1970 <= self.year <= 2200:
+            raise InputError(f"--year: {self.year} is out of range")
+
+
+def _sql(name: str) -> list[str]:
+    text = resources.files("analysis.ingest").joinpath(name).read_text(encoding="utf-8")
+    return [s.strip() for s in text.split("\n;;\n") if s.strip()]
+
+
+def _first_trad(head: bytes) -> tuple[int, int] | None:
+    """(month, day) of the first traditional-timestamp line in `head`."""
+    for line in head.split(b"\n")[:50]:
+        text = line.decode("utf-8", "replace")
+        m = MONTHS.get(text[:3])
+        if m and len(text) > 6 and text[3] == " ":
+            day = text[4:6].strip()
+            if day.isdigit():
+                return m, int(day)
+    return None
+
+
+def _last_trad(src: S.Source) -> tuple[int, int] | None:
+    """(month, day) of the last traditional-timestamp line (reads the tail, or streams a compressed file)."""
+    tail = b""
+    if src.path is not None and src.compression is None:
+        with src.path.open("rb") as f:
+            f.seek(max(0, (src.raw_size or 0) - S.FINGERPRINT_BYTES))
+            tail = f.read()
+    else:
+        with S.open_stream(src) as f:
+            while True:
+                b = f.read(S.CHUNK_BYTES)
+                if not b:
+                    break
+                tail = (tail + b)[-S.FINGERPRINT_BYTES :]
+    for line in reversed(tail.split(b"\n")):
+        text = line.decode("utf-8", "replace")
+        m = MONTHS.get(text[:3])
+        if m and len(text) > 6 and text[3] == " " and text[4:6].strip().isdigit():
+            return m, int(text[4:6].strip())
+    return None
+
+
+def year_rule(src: S.Source, head: bytes, opts: IngestOptions, warn: Warn) -> YearState:
+    """The year of a traditional log's first line: --year, else from the file's mtime (the year of the
+    last line is the mtime's year, minus one when a Dec→Jan rollover lies between first and last line).
+    Standard input has no mtime: without --year the current year is assumed, with a warning."""
+    if opts.year is not None:
+        return YearState(year=opts.year, tz=opts.tz)
+    first = _first_trad(head)
+    if first is None:
+        return YearState(year=dt.datetime.now(dt.UTC).year, tz=opts.tz)  # RFC 3339 log: unused
+    if src.mtime is None:
+        year = dt.datetime.now(dt.UTC).year
+        warn(f"{src.display}: no --year and no file time; assuming the log ends in {year}")
+        ref = dt.datetime.now(dt.UTC)
+    else:
+        ref = dt.datetime.fromtimestamp(src.mtime, ZoneInfo(opts.tz))
+    last = _last_trad(src) or first
+    last_year = year_for_last_line(last[0], last[1], ref)
+    rolled = 1 if last[0] < first[0] - 5 else 0
+    return YearState(year=last_year - rolled, tz=opts.tz)
+
+
+@dataclass
+class _Match:
+    file_id: int
+    bytes_read: int
+    tail_hash: str | None
+    year_rule: str | None
+    lines_read: int
+
+
+def _find_existing(con: duckdb.DuckDBPyConnection, head: bytes) -> _Match | None:
+    rows = con.execute(
+        "SELECT file_id, fingerprint, fingerprint_len, bytes_read, tail_hash, year_rule, lines_read "
+        "FROM ingest_files WHERE fingerprint_len <= ? ORDER BY file_id",
+        [len(head)],
+    ).fetchall()
+    for file_id, fp, fp_len, bytes_read, tail_hash, rule, lines_read in rows:
+        if hashlib.sha256(head[:fp_len]).hexdigest() == fp:
+            return _Match(file_id, bytes_read, tail_hash, rule, lines_read)
+    return None
+
+
+def _unchanged(con: duckdb.DuckDBPyConnection, src: S.Source) -> int | None:
+    if src.raw_sig is None:
+        return None
+    row = con.execute("SELECT file_id FROM ingest_files WHERE raw_sig = ? LIMIT 1", [src.raw_sig]).fetchone()
+    return int(row[0]) if row else None
+
+
+def _first_ts_key(src: S.Source, head: bytes, opts: IngestOptions) -> tuple[float, str]:
+    """Sort key that puts a rotated set in time order by content (first timestamp), not by name."""
+    first = _first_trad(head)
+    if first is not None:
+        ref_year = dt.datetime.fromtimestamp(src.mtime or 0, dt.UTC).year if src.mtime else 0
+        return (ref_year * 10000 + first[0] * 100 + first[1], src.display)
+    for line in head.split(b"\n")[:50]:
+        text = line.decode("utf-8", "replace")
+        try:
+            ts = dt.datetime.fromisoformat(text.split(" ", 1)[0].replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=dt.UTC)
+        d = ts.astimezone(dt.UTC)
+        return (d.year * 10000 + d.month * 100 + d.day + d.hour / 100, src.display)
+    return (float(src.mtime or 0), src.display)
+
+
+class Ingestor:
+    """Ingests sources into one open (writable) connection."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        opts: IngestOptions | None = None,
+        *,
+        warn: Warn | None = None,
+    ) -> None:
+        self.con = con
+        self.opts = opts or IngestOptions()
+        self.warn: Warn = warn or (lambda m: print(f"warning: {m}", file=sys.stderr))
+
+    def ingest(
+        self, paths: list[str], progress: Callable[[S.Source], Progress | None] | None = None
+    ) -> list[FileSummary]:
+        srcs = S.expand_inputs(paths)
+        heads: dict[int, bytes] = {}
+        plan: list[tuple[S.Source, bytes, str]] = []
+        out: list[FileSummary] = []
+        for i, src in enumerate(srcs):
+            if _unchanged(self.con, src) is not None:
+                out.append(FileSummary(src.display, "unchanged"))
+                continue
+            try:
+                head = S.read_head(src)
+            except InputError as exc:
+                out.append(FileSummary(src.display, "failed", error=str(exc)))
+                continue
+            heads[i] = head
+            plan.append((src, head, self._detect(head, src)))
+        postfix = sorted(
+            (p for p in plan if p[2] == "postfix"), key=lambda p: _first_ts_key(p[0], p[1], self.opts)
+        )
+        others = [p for p in plan if p[2] != "postfix"]
+        for src, head, fmt in [*postfix, *others]:
+            try:
+                if fmt == "postfix":
+                    out.append(self._ingest_postfix(src, head, progress(src) if progress else None))
+                else:
+                    out.append(self._ingest_evidence(src, head, fmt))
+            except InputError as exc:
+                out.append(FileSummary(src.display, "failed", format=fmt, error=str(exc)))
+        return out
+
+    # -- formats -------------------------------------------------------------------------------------
+
+    def _detect(self, head: bytes, src: S.Source) -> str:
+        try:
+            from analysis.ingest.detect import detect_format
+        except ImportError:
+            return "postfix"
+        return detect_format(head, src.display)
+
+    def _ingest_evidence(self, src: S.Source, head: bytes, fmt: str) -> FileSummary:
+        from analysis.ingest.evidence import link_complaints, load_evidence
+
+        if src.stdin_data is not None:
+            data = src.stdin_data
+        else:
+            assert src.path is not None
+            data = src.path.read_bytes()
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            existing = _find_existing(con, head)
+            if existing is not None:
+                con.execute("ROLLBACK")
+                return FileSummary(src.display, "unchanged", format=fmt)
+            file_id = self._new_file_row(src, head, fmt, None)
+            res = load_evidence(con, file_id, src.path, data, fmt, name=src.display)
+            con.execute(
+                "UPDATE ingest_files SET bytes_read = ?, lines_read = ?, lines_parsed = ?, lines_quarantined = ?,"
+                " finished_at = now(), status = 'done' WHERE file_id = ?",
+                [len(data), res.records_read, res.records_parsed, res.records_quarantined, file_id],
+            )
+            link_complaints(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return FileSummary(
+            src.display,
+            "ingested",
+            format=fmt,
+            lines_read=res.records_read,
+            lines_parsed=res.records_parsed,
+            lines_quarantined=res.records_quarantined,
+            messages=res.tables.get("messages", 0),
+            deliveries=res.tables.get("deliveries", 0),
+        )
+
+    def _new_file_row(self, src: S.Source, head: bytes, fmt: str, rule: YearState | None) -> int:
+        file_id = int(
+            self.con.execute("SELECT COALESCE(MAX(file_id), 0) + 1 FROM ingest_files").fetchone()[0]
+        )  # type: ignore[index]
+        self.con.execute(
+            "INSERT INTO ingest_files (file_id, path, format, fingerprint, fingerprint_len, compression, raw_size,"
+            " raw_sig, bytes_read, tail_hash, lines_read, lines_parsed, lines_quarantined, lines_other, year_rule,"
+            " started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, 0, 0, 0, ?, now(), 'running')",
+            [
+                file_id,
+                src.display,
+                fmt,
+                S.fingerprint(head),
+                len(head),
+                src.compression,
+                src.raw_size,
+                src.raw_sig,
+                rule.describe() if rule else None,
+            ],
+        )
+        return file_id
+
+    # -- postfix -------------------------------------------------------------------------------------
+
+    def _ingest_postfix(self, src: S.Source, head: bytes, progress: Progress | None) -> FileSummary:
+        con = self.con
+        existing = _find_existing(con, head)
+        start = 0
+        line_base = 0
+        if existing is not None:
+            if S.tail_hash_at(src, existing.bytes_read) != existing.tail_hash:
+                raise InputError(
+                    f"{src.display} starts like an already ingested file (id {existing.file_id}) but differs "
+                    f"before byte {existing.bytes_read}; refusing to guess (was it rewritten?)"
+                )
+            start, line_base = existing.bytes_read, existing.lines_read
+            state = YearState.parse(existing.year_rule) if existing.year_rule else YearState(2000)
+        else:
+            state = year_rule(src, head, self.opts, self.warn)
+        summary = FileSummary(src.display, "resumed" if existing else "ingested")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if existing is None:
+                file_id = self._new_file_row(src, head, "postfix", state)
+            else:
+                file_id = existing.file_id
+            first_new_line = line_base + 1
+            bytes_read, tail_hash = start, existing.tail_hash if existing else None
+            for res, chunk in self._parse_chunks(src, start, line_base, state):
+                self._store_chunk(file_id, res)
+                line_base += res.lines_read
+                bytes_read = chunk.offset + len(chunk.data)
+                tail_hash = chunk.tail_hash
+                summary.lines_read += res.lines_read
+                summary.lines_parsed += res.lines_parsed
+                summary.lines_quarantined += res.lines_quarantined
+                summary.lines_other += res.lines_other
+                for k, v in res.kinds.items():
+                    summary.kinds[k] = summary.kinds.get(k, 0) + v
+                if progress:
+                    progress(len(chunk.data))
+            if summary.lines_read == 0 and existing is not None:
+                con.execute("ROLLBACK")
+                summary.status = "unchanged"
+                self._record_raw_sig(src, existing.file_id)
+                return summary
+            con.execute(
+                "UPDATE ingest_files SET bytes_read = ?, tail_hash = ?, lines_read = lines_read + ?,"
+                " lines_parsed = lines_parsed + ?, lines_quarantined = lines_quarantined + ?,"
+                " lines_other = lines_other + ?, year_rule = ?, raw_size = ?, raw_sig = ?,"
+                " first_ts = (SELECT MIN(ts) FROM postfix_events WHERE file_id = ?),"
+                " last_ts = (SELECT MAX(ts) FROM postfix_events WHERE file_id = ?),"
+                " finished_at = now(), status = 'done' WHERE file_id = ?",
+                [
+                    bytes_read,
+                    tail_hash,
+                    summary.lines_read,
+                    summary.lines_parsed,
+                    summary.lines_quarantined,
+                    summary.lines_other,
+                    state.describe(),
+                    src.raw_size,
+                    src.raw_sig,
+                    file_id,
+                    file_id,
+                    file_id,
+                ],
+            )
+            counts = self._correlate(file_id, first_new_line)
+            summary.messages, summary.deliveries, summary.rejections = counts
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        summary.held_back = (
+            self.opts.hold_partial
+            and src.compression is None
+            and not src.is_stdin
+            and (bytes_read < (src.raw_size or 0))
+        )
+        return summary
+
+    def _record_raw_sig(self, src: S.Source, file_id: int) -> None:
+        if src.raw_sig and src.compression is None:
+            self.con.execute(
+                "UPDATE ingest_files SET raw_sig = ?, raw_size = ? WHERE file_id = ? AND bytes_read = ?",
+                [src.raw_sig, src.raw_size, file_id, src.raw_size],
+            )
+
+    def _parse_chunks(
+        self, src: S.Source, start: int, line_base: int, state: YearState
+    ) -> Iterator[tuple[ParseResult, S.Chunk]]:
+        """Parse chunk k+1 in a worker thread while chunk k is stored (polars and DuckDB release the GIL)."""
+        chunks = S.iter_chunks(
+            src, start=start, hold_partial=self.opts.hold_partial, chunk_bytes=self.opts.chunk_bytes
+        )
+        lock = threading.Lock()
+
+        def parse(chunk: S.Chunk, first: int) -> ParseResult:
+            lines = S.split_lines(chunk.data)
+            with lock:  # the year state carries across chunks in order
+                return parse_lines(lines, first_line_no=first, year=state)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending: Future[ParseResult] | None = None
+            pending_chunk: S.Chunk | None = None
+            next_line = line_base + 1
+            for chunk in chunks:
+                n = chunk.data.count(b"\n") + (0 if chunk.data.endswith(b"\n") else 1)
+                fut = pool.submit(parse, chunk, next_line)
+                next_line += n
+                if pending is not None and pending_chunk is not None:
+                    yield pending.result(), pending_chunk
+                pending, pending_chunk = fut, chunk
+            if pending is not None and pending_chunk is not None:
+                yield pending.result(), pending_chunk
+
+    def _store_chunk(self, file_id: int, res: ParseResult) -> None:
+        con = self.con
+        if res.events.height:
+            ev = res.events.with_columns(pl.lit(file_id, dtype=pl.Int64).alias("file_id")).to_arrow()
+            con.register("_chunk_events", ev)
+            con.execute(
+                f"INSERT INTO postfix_events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM _chunk_events"
+            )
+            con.unregister("_chunk_events")
+        if res.quarantine.height:
+            q = res.quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(
+                pl.lit(file_id, dtype=pl.Int64).alias("file_id")
+            )
+            con.register("_chunk_quarantine", q.to_arrow())
+            con.execute(
+                "INSERT INTO quarantine (file_id, line_no, reason, raw) SELECT file_id, line_no, reason, raw FROM _chunk_quarantine"
+            )
+            con.unregister("_chunk_quarantine")
+
+    def _correlate(self, file_id: int, first_line: int) -> tuple[int, int, int]:
+        con = self.con
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT host, instance, qid FROM postfix_events "
+            "WHERE file_id = ? AND line_no >= ? AND qid IS NOT NULL",
+            [file_id, first_line],
+        )
+        for stmt in _sql("correlate.sql"):
+            con.execute(stmt)
+        # Rejections without a queue ID belong to no message: insert them once, directly.
+        con.execute(
+            """
+            INSERT INTO rejections (file_id, line_no, ts, host, instance, daemon, qid, message_key, action,
+                smtp_stage, client_host, client_ip, client_port, reply_code, dsn, reply, sender, recipient,
+                recipient_domain, helo, proto)
+            SELECT file_id, line_no, ts, host, instance, daemon, qid, NULL, action, smtp_stage, client_host,
+                client_ip, client_port, reply_code, dsn, reply, sender, recipient,
+                CASE WHEN recipient LIKE '%@%' THEN lower(regexp_extract(recipient, '@([^@]*)$', 1)) END,
+                helo, proto
+            FROM postfix_events WHERE file_id = ? AND line_no >= ? AND kind = 'reject' AND qid IS NULL
+            """,
+            [file_id, first_line],
+        )
+        messages = int(con.execute("SELECT COUNT(*) FROM lives").fetchone()[0])  # type: ignore[index]
+        deliveries = int(
+            con.execute("SELECT COUNT(*) FROM life_events WHERE kind = 'delivery'").fetchone()[0]  # type: ignore[index]
+        )
+        rejections = int(
+            con.execute(
+                "SELECT COUNT(*) FROM postfix_events WHERE file_id = ? AND line_no >= ? AND kind = 'reject'",
+                [file_id, first_line],
+            ).fetchone()[0]  # type: ignore[index]
+        )
+        con.execute("DROP TABLE IF EXISTS life_events")
+        con.execute("DROP TABLE IF EXISTS lives")
+        con.execute("DROP TABLE IF EXISTS touched")
+        return messages, deliveries, rejections
+
+
+def empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
