@@ -138,7 +138,7 @@ def test_check_reload_check_diff(nsd: NSDServer, tmp_path: Path) -> None:
 
 
 @pytest.mark.nsd
-def test_cli_spf_and_check_subjects(nsd: NSDServer) -> None:
+def test_cli_spf_and_check_subjects(nsd: NSDServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nsd.serve(zones(key=K2048, policy="reject", listed=False))
     runner = CliRunner()
     ok = runner.invoke(main, ["dns", "spf", "127.0.0.1", "shop.test", "--nameserver", nsd.address])
@@ -164,13 +164,13 @@ def test_cli_spf_and_check_subjects(nsd: NSDServer) -> None:
         ],
     )
     assert res.exit_code == 2 and "cannot read" in res.output
-    with runner.isolated_filesystem():  # no data/inventory.toml or default database here
-        res = runner.invoke(
-            main,
-            ["dns", "check", "shop.test", "127.0.0.1", "--nameserver", nsd.address, "--json"],
-            env={"DELIVERABILITY_INVENTORY": "", "DELIVERABILITY_DB": ""},
-        )
-        assert not Path("data").exists()
+    monkeypatch.chdir(tmp_path)  # no data/inventory.toml or default database here
+    res = runner.invoke(
+        main,
+        ["dns", "check", "shop.test", "127.0.0.1", "--nameserver", nsd.address, "--json"],
+        env={"DELIVERABILITY_INVENTORY": "", "DELIVERABILITY_DB": ""},
+    )
+    assert not Path("data").exists()
     assert res.exit_code == 0, res.output
     checks = [(r["subject"], r["check"]) for r in json.loads(res.output)["results"]]
     assert ("shop.test", "spf") in checks and ("127.0.0.1", "ptr") in checks
