@@ -11,15 +11,18 @@ from typing import Any
 
 import polars as pl
 
+# Selectors doubled (.dw-table.dw-table) to outrank JupyterLab's `.jp-RenderedHTMLCommon td` right-alignment.
 TABLE_CSS = (
-    "<style>.dw-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}"
-    ".dw-table th,.dw-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}"
-    ".dw-table td{max-width:480px;overflow-wrap:anywhere}"
-    ".dw-table th{background:#f3f4f6;white-space:nowrap}"
-    ".dw-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-    ".dw-table caption{text-align:left;font-weight:600;padding:4px 0}"
-    ".dw-flag{color:#b42318;font-weight:600}.dw-muted{color:#777}"
-    ".dw-summary{font-size:15px;line-height:1.5;max-width:60em}.dw-summary li{margin:2px 0}</style>"
+    "<style>.dw-table.dw-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}"
+    ".dw-table.dw-table th,.dw-table.dw-table td{border-bottom:1px solid #ddd;padding:3px 7px;"
+    "text-align:left;vertical-align:top}"
+    ".dw-table.dw-table td{max-width:460px;overflow-wrap:anywhere}"
+    ".dw-table.dw-table th{background:#f3f4f6;white-space:nowrap}"
+    ".dw-table.dw-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+    ".dw-table.dw-table caption{text-align:left;font-weight:600;padding:4px 0}"
+    ".dw-table.dw-table td.dw-flag{color:#b42318;font-weight:600;white-space:nowrap;overflow-wrap:normal}"
+    ".dw-muted{color:#777}.dw-summary{font-size:15px;line-height:1.5;max-width:62em}.dw-summary li{margin:2px 0}"
+    "</style>"
 )
 
 
@@ -49,10 +52,12 @@ def pct(value: float | None, digits: int = 2) -> str:
 
 
 def interval(rate: float | None, low: float | None, high: float | None) -> str:
-    """'4.20 % [3.10 %, 5.60 %]' — the rate with its confidence interval."""
+    """'4.20 % [3.10–5.60]' — the rate with its confidence interval, in percent."""
     if rate is None:
         return "–"
-    return f"{pct(rate)} [{pct(low)}, {pct(high)}]"
+    if low is None or high is None:
+        return pct(rate)
+    return f"{pct(rate)} [{low * 100:.2f}–{high * 100:.2f}]"
 
 
 def _cell(value: Any) -> tuple[str, bool]:
@@ -68,7 +73,7 @@ def _cell(value: Any) -> tuple[str, bool]:
     if isinstance(value, datetime):
         return esc(value.isoformat(sep=" ", timespec="minutes")), False
     if isinstance(value, list | tuple):
-        return "; ".join(esc(v) for v in value), False
+        return "<br>".join(esc(v) for v in value), False
     return esc(value), False
 
 

@@ -22,7 +22,7 @@ _TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
 
 def exporter() -> HTMLExporter:
     """An HTMLExporter for reports: lab template, input and prompts hidden, offline head."""
-    exp = HTMLExporter(
+    exp = HTMLExporter(  # type: ignore[no-untyped-call]
         template_name="lab",
         exclude_input=True,
         exclude_input_prompt=True,
@@ -36,7 +36,7 @@ def exporter() -> HTMLExporter:
 
 def to_html(nb: nbformat.NotebookNode, *, title: str) -> str:
     """The executed notebook as one self-contained HTML page."""
-    nb = nbformat.from_dict(nb)
+    nb = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
     nb.metadata["title"] = title
     body, _ = exporter().from_notebook_node(nb)
     return str(body)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from analysis.reports.narrative import worst_breaches
+
 INDEX_NAME = "index.html"
 _CSS = (
     "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;font-size:14px}"
@@ -44,7 +46,7 @@ def render_index(out_dir: Path) -> str:
     for e in _entries(out_dir):
         figures = e.get("figures") or {}
         breaches = figures.get("breaches") if isinstance(figures, dict) else None
-        n_breaches = len(breaches) if isinstance(breaches, list) else None
+        n_breaches = len(worst_breaches(breaches)) if isinstance(breaches, list) else None
         params = e.get("params") or {}
         shown = "; ".join(f"{k}={v}" for k, v in params.items() if k != "db" and v not in ("", None))
         rows.append(
@@ -61,7 +63,7 @@ def render_index(out_dir: Path) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Deliverability reports</title>'
         f"{_CSS}</head><body><h1>Deliverability reports</h1><p>Newest first.</p>"
         "<table><thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th>"
-        f"<th>Generated (UTC)</th><th>Breaches</th></tr></thead><tbody>{body}</tbody></table></body></html>\n"
+        f"<th>Generated (UTC)</th><th>Groups over a threshold</th></tr></thead><tbody>{body}</tbody></table></body></html>\n"
     )
 
 

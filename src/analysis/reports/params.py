@@ -113,7 +113,7 @@ def parameters_cell(nb: nbformat.NotebookNode) -> tuple[int, str]:
 def notebook_parameters(path: Path) -> list[Param]:
     """The parameter spec of a notebook file, read without executing anything."""
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read notebook {path}: {exc}") from None
     return parse_parameters_source(parameters_cell(nb)[1])
@@ -206,10 +206,13 @@ class ReportParams:
 
     def describe(self) -> str:
         """One line naming the window and filters, for report headers."""
-        window = (
-            f"{self.start.isoformat() if self.start else 'first record'} → "
-            f"{self.end.isoformat() if self.end else 'last record'}"
-        )
+        if self.start is None and self.end is None:
+            window = "Window: all data"
+        else:
+            window = (
+                f"Window: {self.start.isoformat() if self.start else 'first record'} → "
+                f"{self.end.isoformat() if self.end else 'last record'}"
+            )
         filt = ", ".join(f"{k} = {v}" for k, v in self.where.items()) or "no filters"
         return f"{window}; {filt}; {self.confidence:.0%} Wilson intervals; minimum volume {self.min_volume}"
 

@@ -77,7 +77,7 @@ def _title(nb: nbformat.NotebookNode, fallback: str) -> str:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
                 if line.startswith("# "):
-                    return line[2:].strip()
+                    return str(line[2:].strip())
     return fallback
 
 
@@ -85,7 +85,7 @@ def list_notebooks(directory: Path) -> list[NotebookInfo]:
     """Every notebook in the directory with its parameter spec."""
     out = []
     for path in sorted(directory.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
         out.append(NotebookInfo(path.stem, path, _title(nb, path.stem), notebook_parameters(path)))
     return out
 
@@ -163,7 +163,8 @@ def _execute(path: Path, out_path: Path, values: Mapping[str, Any], cwd: Path) -
             request_save_on_cell_execute=False,
             execution_timeout=CELL_TIMEOUT,
         )
-    return nbformat.from_dict(nb)
+    result: nbformat.NotebookNode = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
+    return result
 
 
 def run_report(
@@ -218,7 +219,7 @@ def run_report(
         html_final = ipynb_final = None
         if fmt in ("ipynb", "both"):
             ipynb_final = out_dir / f"{stem}.ipynb"
-            nbformat.write(nb, str(work / "export.ipynb"))
+            nbformat.write(nb, str(work / "export.ipynb"))  # type: ignore[no-untyped-call]
             (work / "export.ipynb").replace(ipynb_final)
         if fmt in ("html", "both"):
             html_final = out_dir / f"{stem}.html"

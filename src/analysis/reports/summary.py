@@ -53,7 +53,7 @@ def emit(figures: Mapping[str, Any]) -> Any:
 
     data = {"figures": to_jsonable(figures)}
     obj = _SummaryOutput(data)
-    display(obj)
+    display(obj)  # type: ignore[no-untyped-call]
     return obj
 
 
