@@ -22,7 +22,7 @@ import defusedxml
 import defusedxml.ElementTree as DET
 
 from analysis.errors import InputError
-from analysis.ingest.safeio import DEFAULT_LIMIT, sniff_compression, unpack
+from analysis.ingest.safeio import sniff_compression, unpack
 
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _UNCLOSED_SCHEMA = re.compile(rb"<xs:schema\b[^>]*>")
@@ -296,7 +296,7 @@ def _attachments(data: bytes, what: str) -> Iterator[tuple[str, bytes]]:
             yield fname or ctype, payload
 
 
-def read_reports(data: bytes, name: str, *, limit: int = DEFAULT_LIMIT) -> list[DmarcReport]:
+def read_reports(data: bytes, name: str, *, limit: int | None = None) -> list[DmarcReport]:
     """Every aggregate report in one file: plain XML, an archive of XML files, or a mail with attachments."""
     what = name.replace("\\", "/").rsplit("/", 1)[-1] or "input"
     if not data.strip():

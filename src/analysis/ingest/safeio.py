@@ -21,6 +21,7 @@ import zstandard
 
 from analysis.errors import InputError
 
+# The cap on decompressed bytes per file (read at call time, so tests and operators can lower it).
 DEFAULT_LIMIT = int(os.environ.get("DELIVERABILITY_MAX_DECOMPRESSED", str(256 * 1024 * 1024)))
 MAX_ZIP_MEMBERS = 64
 MAX_RATIO = 1000  # a real report compresses ~10-30x; a 1000x member is a bomb, whatever its size
@@ -189,12 +190,13 @@ def _unzip(data: bytes, what: str, limit: int) -> list[Member]:
 _STRIP_SUFFIX = {"gzip": (".gz", ".gzip"), "bzip2": (".bz2",), "xz": (".xz",), "zstd": (".zst", ".zstd")}
 
 
-def unpack(data: bytes, name: str, *, limit: int = DEFAULT_LIMIT) -> list[Member]:
+def unpack(data: bytes, name: str, *, limit: int | None = None) -> list[Member]:
     """Decompress one level of gzip/zip/bzip2/xz/zstd, capped; plain data comes back as one member.
 
     A member that is itself compressed is refused: nested archives are a classic bomb vector and no
     legitimate report producer nests them.
     """
+    limit = DEFAULT_LIMIT if limit is None else limit
     what = os.path.basename(name) or "input"
     kind = sniff_compression(data)
     if kind is None:
@@ -224,7 +226,7 @@ def unpack(data: bytes, name: str, *, limit: int = DEFAULT_LIMIT) -> list[Member
     return members
 
 
-def unpack_one(data: bytes, name: str, *, limit: int = DEFAULT_LIMIT) -> bytes:
+def unpack_one(data: bytes, name: str, *, limit: int | None = None) -> bytes:
     """The single payload of a (possibly compressed) file; several members are concatenated by the caller."""
     members = unpack(data, name, limit=limit)
     if len(members) != 1:
