@@ -85,14 +85,15 @@ def timed(cmd: list[str], *, stdout_to_null: bool = False) -> Run:
 def ensure_log(lines: int, seed: int, regenerate: bool) -> tuple[Path, dict[str, Any], float | None]:
     """The cached log and its truth; generates (and times) them when missing or stale."""
     sys.path.insert(0, str(ROOT / "src"))
-    from analysis.synth.postfix import generate, truth_path
+    from analysis.synth.postfix import DEFAULT_START, Options, generate, options_dict, truth_path
 
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / f"postfix-{lines}-s{seed}.log"
     tpath = truth_path(log)
     if log.exists() and tpath.exists() and not regenerate:
         truth = json.loads(tpath.read_text())
-        if truth.get("lines_read") == lines and truth.get("seed") == seed:
+        wanted = json.loads(json.dumps(options_dict(Options(), DEFAULT_START)))
+        if truth.get("lines_read") == lines and truth.get("seed") == seed and truth.get("options") == wanted:
             return log, truth, None
     tmp = log.with_name(log.name + ".part")
     began = time.perf_counter()

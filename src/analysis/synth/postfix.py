@@ -220,7 +220,7 @@ def generate(
         raise InputError("lines must be >= 0")
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.UTC)
-    gen = _Generator(opts, seed, start)
+    gen = _Generator(opts, seed, start, lines)
     if isinstance(out, (str, Path)):
         path = Path(out)
         stream: TextIO
@@ -313,7 +313,7 @@ _SERVICES = {
 
 
 class _Generator:
-    def __init__(self, opts: Options, seed: int, start: dt.datetime) -> None:
+    def __init__(self, opts: Options, seed: int, start: dt.datetime, lines: int) -> None:
         self.o = opts
         self.mix = opts.mix
         self.seed = seed
@@ -324,7 +324,7 @@ class _Generator:
         self.cal: dict[int, list[tuple[str, int, Any]]] = {}
         self.keys: list[int] = []
         self.life = 0
-        self.truth = Truth(seed=seed, options=_options_dict(opts, start))
+        self.truth = Truth(seed=seed, options=options_dict(opts, start))
         rng = self.rng
         self.domains, dweights = pools.build_domains(rng, opts.business_domains)
         self.queues, qweights = self._build_queues()
@@ -333,7 +333,8 @@ class _Generator:
         self.by_domain = {a.domain: a for a in self.accounts}
         aw = [(1.0 / (k + 1) ** 1.1) * (3.0 if a.bad else 1.0) for k, a in enumerate(self.accounts)]
         self.acct_cum = list(_cumulative(aw))
-        self._build_universe(dweights)
+        # about one distinct recipient per 25 lines, as on a relay serving many lists
+        self._build_universe(dweights, min(max(lines // 25, 5_000), 400_000))
         self._build_delay_pools()
         self.tokens = [_token(rng, 12) for _ in range(512)]
         self.scanners = [
@@ -435,10 +436,9 @@ class _Generator:
             )
         return accounts
 
-    def _build_universe(self, dweights: list[float]) -> None:
+    def _build_universe(self, dweights: list[float], size: int) -> None:
         """A finite population of recipients, so that the same people (and the same typos) recur."""
         rng = self.rng
-        size = 20_000
         cum = list(_cumulative(dweights))
         total = cum[-1]
         self.valid: list[tuple[str, pools.Domain]] = []
@@ -1156,7 +1156,8 @@ def _iso(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
 
 
-def _options_dict(opts: Options, start: dt.datetime) -> dict[str, Any]:
+def options_dict(opts: Options, start: dt.datetime) -> dict[str, Any]:
+    """The options as stored in the truth JSON (to tell whether a cached log is still the one wanted)."""
     d = dataclasses.asdict(opts)
     d["start"] = start.isoformat()
     d["hosts"] = list(opts.hosts)
@@ -1171,4 +1172,14 @@ def read_truth(path: Path) -> dict[str, Any]:
     return data
 
 
-__all__ = ["DEFAULT_START", "Mix", "Options", "Style", "Truth", "generate", "read_truth", "truth_path"]
+__all__ = [
+    "DEFAULT_START",
+    "Mix",
+    "Options",
+    "Style",
+    "Truth",
+    "generate",
+    "options_dict",
+    "read_truth",
+    "truth_path",
+]
