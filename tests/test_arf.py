@@ -407,3 +407,12 @@ def test_public_samples_into_store(con: duckdb.DuckDBPyConnection) -> None:
     assert row == (16, 3, 3)
     assert con.execute("SELECT COUNT(*) FROM quarantine").fetchone() == (1,)
     assert link_complaints(con)["unmatched"] == 16
+
+
+def test_same_report_in_two_mailboxes_is_one_complaint(con: duckdb.DuckDBPyConnection) -> None:
+    report = build_arf()
+    ingest(con, 1, report, "copy.eml")
+    mbox = b"From x Sun Nov 22 05:10:00 2026\n" + report.replace(b"\r\n", b"\n") + b"\n"
+    res = ingest(con, 2, mbox, "inbox.mbox")
+    assert (res.records_parsed, res.tables["complaints"], res.tables["complaint_duplicates"]) == (1, 0, 1)
+    assert con.execute("SELECT COUNT(*), MIN(file_id) FROM complaints").fetchone() == (1, 1)

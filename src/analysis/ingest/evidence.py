@@ -48,15 +48,6 @@ def _hash(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:32]
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, file_id: int, data: bytes) -> str:
-    """The caller's fingerprint for this file (stable ids across stores), else a hash of the bytes."""
-    try:
-        row = con.execute("SELECT fingerprint FROM ingest_files WHERE file_id = ?", [file_id]).fetchone()
-    except duckdb.Error:
-        row = None
-    return str(row[0]) if row and row[0] else hashlib.sha256(data).hexdigest()
-
-
 def _raw_text(raw: bytes | str) -> str:
     text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
     return text[:RAW_CAP]
@@ -124,7 +115,7 @@ def _complaint_row(c: arf.Complaint, *, cid: str, file_id: int, record_no: int) 
 
 
 def _load_arf(
-    con: duckdb.DuckDBPyConnection, file_id: int, data: bytes, what: str, fp: str, result: LoadResult
+    con: duckdb.DuckDBPyConnection, file_id: int, data: bytes, what: str, result: LoadResult
 ) -> None:
     if sniff_compression(data) is not None:
         data = unpack_one(data, what)
@@ -143,12 +134,19 @@ def _load_arf(
                 raise InputError(f"{what}: {exc}") from None
             quarantine.add(record_no, str(exc), raw)
             continue
-        cid = _hash(fp, record_no, hashlib.sha256(raw).hexdigest())
+        # identity is the report itself (line endings aside), so one report filed in two mailboxes
+        # (an .eml and an mbox, a Maildir copy) is one complaint
+        cid = _hash("arf", hashlib.sha256(raw.replace(b"\r\n", b"\n").strip()).hexdigest())
         rows.append(_complaint_row(complaint, cid=cid, file_id=file_id, record_no=record_no))
     result.records_parsed += len(rows)
     # the same message re-read (a grown mbox passed again): stored once
     known = _known_keys(con, "complaints", "complaint_id", [r["complaint_id"] for r in rows])
-    rows = [r for r in rows if r["complaint_id"] not in known]
+    unique: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["complaint_id"] not in known:
+            unique.setdefault(r["complaint_id"], r)
+    result.add("complaint_duplicates", len(rows) - len(unique))
+    rows = list(unique.values())
     result.records_quarantined += len(quarantine.rows)
     result.add("complaints", _insert(con, "complaints", rows))
     result.add("quarantine", _insert(con, "quarantine", quarantine.rows))
@@ -416,7 +414,6 @@ def _load_esp(
     data: bytes,
     source: str,
     what: str,
-    fp: str,
     result: LoadResult,
 ) -> None:
     if sniff_compression(data) is not None:
@@ -454,7 +451,7 @@ def _load_esp(
             if ev.status is not None:
                 deliveries.append(_delivery_row(ev, file_id, event_no))
             if ev.kind == "complaint":
-                complaints.append(_esp_complaint_row(ev, _hash(fp, ev.event_key), file_id, record_no))
+                complaints.append(_esp_complaint_row(ev, _hash("esp", ev.event_key), file_id, record_no))
     staged = [
         {**{k: v for k, v in m.items() if k != "rcpts"}, "nrcpt": len(m["rcpts"]) or None}
         for m in messages.values()
@@ -495,11 +492,10 @@ def load_evidence(
     if fmt == "dmarc":
         _load_dmarc(con, file_id, data, what, result)
         return result
-    fp = _fingerprint(con, file_id, data)
     if fmt == "arf":
-        _load_arf(con, file_id, data, what, fp, result)
+        _load_arf(con, file_id, data, what, result)
     else:
-        _load_esp(con, file_id, data, fmt, what, fp, result)
+        _load_esp(con, file_id, data, fmt, what, result)
     return result
 
 

@@ -4,7 +4,7 @@
 
 -- One row per complaint: an ARF/JMRP report, or an ESP complaint event (one per complaining recipient).
 CREATE TABLE IF NOT EXISTS complaints (
-    complaint_id       VARCHAR PRIMARY KEY,     -- sha256 of file fingerprint + record (+ recipient for ESP)
+    complaint_id       VARCHAR PRIMARY KEY,     -- hash of the report bytes (ARF) or of the event (ESP)
     file_id            BIGINT NOT NULL,
     record_no          BIGINT NOT NULL,         -- message number in an mbox, record number in an export
     arrival_date       TIMESTAMPTZ,             -- when the receiver took the original message
