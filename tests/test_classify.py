@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from analysis.classify import REASONS, classify_reply, default_rules, parse_rules
 from analysis.classify.engine import extract_dsn, extract_reply_code
-
-DATA = Path(__file__).parent / "data" / "classify"
-
-
-def load_replies() -> list[tuple[str, str | None, str | None, str | None, str]]:
-    """(reason, severity, status, domain, text) rows; '-' means not given."""
-    rows = []
-    for line in (DATA / "replies.txt").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        reason, severity, status, domain, text = line.split("|", 4)
-
-        def opt(v: str) -> str | None:
-            return None if v == "-" else v
-
-        rows.append((reason, opt(severity), opt(status), opt(domain), text))
-    return rows
-
+from test_classify_support import load_replies
 
 REPLIES = load_replies()
 
@@ -37,9 +18,17 @@ def test_table_is_large_and_uses_known_reasons() -> None:
 
 
 @pytest.mark.parametrize(("reason", "severity", "status", "domain", "text"), REPLIES, ids=range(len(REPLIES)))
-def test_reply_table(reason: str, severity: str | None, status: str | None, domain: str | None, text: str) -> None:
+def test_reply_table(
+    reason: str, severity: str | None, status: str | None, domain: str | None, text: str
+) -> None:
     got = classify_reply(
-        dsn=None, reply_code=None, reply=text, smtp_stage=None, status=status, relay_host=None, recipient_domain=domain
+        dsn=None,
+        reply_code=None,
+        reply=text,
+        smtp_stage=None,
+        status=status,
+        relay_host=None,
+        recipient_domain=domain,
     )
     assert (got.reason, got.severity) == (reason, severity), f"rule {got.rule} on {text!r}"
 
@@ -50,7 +39,12 @@ def test_every_rule_is_exercised_by_the_table() -> None:
     for _reason, _sev, status, domain, text in REPLIES:
         fired.add(
             classify_reply(
-                dsn=None, reply_code=None, reply=text, smtp_stage=None, status=status, relay_host=None,
+                dsn=None,
+                reply_code=None,
+                reply=text,
+                smtp_stage=None,
+                status=status,
+                relay_host=None,
                 recipient_domain=domain,
             ).rule
         )
@@ -68,7 +62,11 @@ def test_every_rule_is_exercised_by_the_table() -> None:
         ({"status": "bounced", "dsn": "5.1.1", "reply": "Recipient not welcome here"}, "userunknown", "hard"),
         ({"status": "deferred", "dsn": "4.2.2", "reply": "try later"}, "mailboxfull", "soft"),
         # Postfix's synthetic x.0.0 gives way to the code in the text
-        ({"status": "bounced", "dsn": "5.0.0", "reply": "host x[192.0.2.1] said: 550 5.1.1 nope"}, "userunknown", "hard"),
+        (
+            {"status": "bounced", "dsn": "5.0.0", "reply": "host x[192.0.2.1] said: 550 5.1.1 nope"},
+            "userunknown",
+            "hard",
+        ),
         # a temporary failure is never hard, whatever the reason
         ({"status": "deferred", "dsn": "4.1.1", "reply": "450 4.1.1 User unknown"}, "userunknown", "soft"),
         ({"status": None, "reply_code": 550, "reply": "User unknown"}, "userunknown", "hard"),
@@ -85,10 +83,17 @@ def test_every_rule_is_exercised_by_the_table() -> None:
         ({"status": "deferred", "reply": "frobnicated"}, "undefined", "soft"),
     ],
 )
-def test_status_code_and_severity_logic(kwargs: dict[str, object], reason: str | None, severity: str | None) -> None:
+def test_status_code_and_severity_logic(
+    kwargs: dict[str, object], reason: str | None, severity: str | None
+) -> None:
     args: dict[str, object] = {
-        "dsn": None, "reply_code": None, "reply": None, "smtp_stage": None, "status": None,
-        "relay_host": None, "recipient_domain": None,
+        "dsn": None,
+        "reply_code": None,
+        "reply": None,
+        "smtp_stage": None,
+        "status": None,
+        "relay_host": None,
+        "recipient_domain": None,
     }
     args.update(kwargs)
     got = classify_reply(**args)  # type: ignore[arg-type]
@@ -97,10 +102,24 @@ def test_status_code_and_severity_logic(kwargs: dict[str, object], reason: str |
 
 def test_provider_specific_rule_needs_the_provider() -> None:
     text = "421 4.7.0 Try again later, closing connection. (EHLO) a1si123.9 - gsmtp"
-    google = classify_reply(dsn=None, reply_code=None, reply=text, smtp_stage=None, status="deferred",
-                            relay_host="gmail-smtp-in.l.google.com", recipient_domain="example.org")
-    other = classify_reply(dsn=None, reply_code=None, reply=text, smtp_stage=None, status="deferred",
-                           relay_host="mx.example.org", recipient_domain="example.org")
+    google = classify_reply(
+        dsn=None,
+        reply_code=None,
+        reply=text,
+        smtp_stage=None,
+        status="deferred",
+        relay_host="gmail-smtp-in.l.google.com",
+        recipient_domain="example.org",
+    )
+    other = classify_reply(
+        dsn=None,
+        reply_code=None,
+        reply=text,
+        smtp_stage=None,
+        status="deferred",
+        relay_host="mx.example.org",
+        recipient_domain="example.org",
+    )
     assert (google.provider, google.reason, google.rule) == ("google", "blocked", "google-try-later-closing")
     assert other.provider == "other" and other.rule != "google-try-later-closing"
 
@@ -133,7 +152,10 @@ def test_code_and_dsn_extraction(text: str, code: int | None, dsn: str | None) -
         ('[[rule]]\nid = "x"\nreason = "blocked"\ntext = "a"\ncolour = "red"\n', "unknown keys"),
         ('[[rule]]\nid = "x"\nreason = "blocked"\ncode = "6xx"\n', "bad code"),
         ('[[rule]]\nid = "x"\nreason = "blocked"\nstage = ["LUNCH"]\n', "unknown stage"),
-        ('[[rule]]\nid = "x"\nreason = "blocked"\ntext = "a"\n[[rule]]\nid = "x"\nreason = "blocked"\ntext = "b"\n', "duplicate"),
+        (
+            '[[rule]]\nid = "x"\nreason = "blocked"\ntext = "a"\n[[rule]]\nid = "x"\nreason = "blocked"\ntext = "b"\n',
+            "duplicate",
+        ),
         ('[status]\n"5.1.1" = "gone"\n', "unknown reasons"),
     ],
 )
@@ -145,6 +167,14 @@ def test_rule_table_validation(doc: str, message: str) -> None:
 def test_changed_rule_table_changes_the_verdict() -> None:
     """The engine follows whatever table it is given (what reclassify relies on)."""
     rules = parse_rules('[[rule]]\nid = "all-spam"\nreason = "spamdetected"\ntext = "unknown"\n')
-    got = classify_reply(dsn=None, reply_code=None, reply="550 5.1.1 User unknown", smtp_stage=None,
-                         status="bounced", relay_host=None, recipient_domain=None, rules=rules)
+    got = classify_reply(
+        dsn=None,
+        reply_code=None,
+        reply="550 5.1.1 User unknown",
+        smtp_stage=None,
+        status="bounced",
+        relay_host=None,
+        recipient_domain=None,
+        rules=rules,
+    )
     assert (got.reason, got.severity, got.rule) == ("spamdetected", "soft", "all-spam")

@@ -87,10 +87,13 @@ def _permanent(status: str | None, code: int | None, dsn: str | None) -> bool | 
 
 
 def severity_for(reason: str | None, permanent: bool | None) -> str | None:
-    """Hard only for a permanent userunknown/hostunknown/hasmoved/notaccept; other failures are soft."""
+    """Hard for userunknown/hostunknown/hasmoved/notaccept unless known temporary; other failures soft.
+
+    `permanent` is None when neither status nor code says (a bare text): like Sisimai, the reason decides.
+    """
     if reason is None or reason in NOT_BOUNCES:
         return None
-    if permanent and (reason in HARD_REASONS or reason == "notaccept"):
+    if permanent is not False and (reason in HARD_REASONS or reason == "notaccept"):
         return "hard"
     return "soft"
 
