@@ -443,3 +443,22 @@ def test_metrics_without_inventory(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS inventory_relay_ips")
     ingest(con, 1, report_xml())
     assert metrics_dmarc.unknown_sources(con)["source_ip"].to_list() == ["192.0.2.10"]
+
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "src" / "analysis" / "ingest" / "sql"
+
+
+@pytest.mark.parametrize("path", sorted(SQL_DIR.glob("*.sql")), ids=lambda p: p.name)
+def test_evidence_sql_is_portable(path: Path) -> None:
+    """The evidence SQL keeps to the portable subset and transpiles to Spark SQL."""
+    import re
+
+    import sqlglot
+
+    text = path.read_text()
+    for pattern in (r"\bGROUP\s+BY\s+ALL\b", r"::", r"\bQUALIFY\b", r"\bHUGEINT\b", r"\bON\s+CONFLICT\b"):
+        assert not re.search(pattern, text, re.I), pattern
+    out = sqlglot.transpile(text, read="duckdb", write="spark")
+    assert out and all(s.strip() for s in out)
+    if path.name.startswith("dmarc_"):
+        assert re.search(r"CAST\(SUM\(", text) and "SUM(" not in text.replace("CAST(SUM(", "")
