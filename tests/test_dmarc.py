@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import re
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 
 from analysis import metrics_dmarc
 from analysis.errors import InputError
@@ -451,10 +453,6 @@ SQL_DIR = Path(__file__).resolve().parents[1] / "src" / "analysis" / "ingest" / 
 @pytest.mark.parametrize("path", sorted(SQL_DIR.glob("*.sql")), ids=lambda p: p.name)
 def test_evidence_sql_is_portable(path: Path) -> None:
     """The evidence SQL keeps to the portable subset and transpiles to Spark SQL."""
-    import re
-
-    import sqlglot
-
     text = path.read_text()
     for pattern in (r"\bGROUP\s+BY\s+ALL\b", r"::", r"\bQUALIFY\b", r"\bHUGEINT\b", r"\bON\s+CONFLICT\b"):
         assert not re.search(pattern, text, re.I), pattern
