@@ -116,7 +116,7 @@ ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, DEAD, RETI
 DOMAIN_FATES: dict[str, str] = {
     "gmail.com": ACCEPT, "googlemail.com": ACCEPT, "yahoo.com": ACCEPT, "aol.com": ACCEPT,
     "icloud.com": ACCEPT, "comcast.net": ACCEPT, "orange.fr": ACCEPT, "contoso.example": ACCEPT,
-    "outlook.com": ACCEPT, "hotmail.com": ACCEPT, "live.com": ACCEPT,
+    "outlook.com": ACCEPT, "hotmail.com": ACCEPT, "live.com": GREYLIST,
     "gmx.de": GREYLIST, "web.de": GREYLIST,
     "fabrikam.example": DEAD,
     "retired-brand.example": RETIRED,
@@ -139,6 +139,7 @@ COVERAGE_FATES: dict[str, str] = {
     "strict.policy@aol.com": DATA_REJECT,
     "spam.trap@comcast.net": EOD_REJECT,
     "kunde@gmx.de": GREYLIST,
+    "jan.novak@live.com": GREYLIST,  # deferred by postfix-out, which pflogsumm does not read
     "accounts@fabrikam.example": DEAD,
 }
 COVERAGE_RECIPIENTS = (*COVERAGE_FATES, '"john smith"@contoso.example', "support@globex.example")
@@ -246,6 +247,14 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def check_traversable(path: Path) -> None:
+    """Postfix daemons run as user postfix: every parent of the work dir must let others through."""
+    for parent in path.parents:
+        if not parent.stat().st_mode & 0o001:
+            shutil.rmtree(path, ignore_errors=True)
+            raise HarnessError(f"{parent} is not searchable by the postfix user; use another --workdir")
+
+
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -258,8 +267,8 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 def run_cmd(argv: Sequence[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(list(argv), input=stdin, capture_output=True, env=env, timeout=60, check=False)
     if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise HarnessError(f"{' '.join(argv[:3])} failed ({proc.returncode}): {err[-1] if err else ''}")
+        said = (proc.stderr + proc.stdout).decode(errors="replace").strip().splitlines()
+        raise HarnessError(f"{' '.join(argv[:4])} failed ({proc.returncode}): {said[-1] if said else ''}")
     return proc.stdout.decode(errors="replace")
 
 
@@ -775,7 +784,7 @@ def plan(scenario: Scenario, traffic: Traffic, inj: Injector) -> list[Callable[[
     inbound_rcpts = ["sales@initech.example", "support@globex.example", "peter.gibbons@initech.example",
                      "billing@globex.example", "abuse@news.acme.example"]
     for i in range(scenario.inbound_messages):
-        mail = traffic.mail(f"{rng.choice(FIRST)}@{rng.choice(('yahoo.com', 'gmail.com', 'contoso.example'))}",
+        mail = traffic.mail(f"{rng.choice(FIRST)}@{rng.choice(('customers.test', 'contoso.example'))}",
                             [inbound_rcpts[i % len(inbound_rcpts)]], "Question about my order",
                             traffic.size(900, 4000), "Apple Mail (2.3731)")
         steps.append(partial(inj.port25, [mail], "mail-ot1-f52.google.test"))
@@ -852,6 +861,7 @@ def run(scenario: Scenario | str, out: Path, *, workdir: Path | None = None, kee
     deadline = started + sc.time_limit_s
     work = Path(tempfile.mkdtemp(prefix="pfx-harness-", dir=workdir))
     work.chmod(0o755)
+    check_traversable(work)
     maillog = work / "maillog"
     ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
     traffic = Traffic(sc)
@@ -918,9 +928,12 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="full",
                         help="full: a few hundred messages incl. expiry (~2 min); short: ~40 messages, <60 s")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (configs, queues) for debugging")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="parent of the temp dir (default: the system temp dir); must be searchable by postfix")
     args = parser.parse_args(argv)
     try:
-        result = run(args.scenario, args.out, keep=args.keep, log=lambda s: print(s, file=sys.stderr))
+        result = run(args.scenario, args.out, workdir=args.workdir, keep=args.keep,
+                     log=lambda s: print(s, file=sys.stderr))
     except HarnessError as exc:
         print(f"postfix_harness: {exc}", file=sys.stderr)
         return 1
