@@ -14,7 +14,7 @@ import pytest
 from analysis.errors import InputError
 from analysis.ingest import arf
 from analysis.ingest.detect import detect_format
-from analysis.ingest.evidence import link_complaints, load_evidence
+from analysis.ingest.evidence import LoadResult, link_complaints, load_evidence_file
 from analysis.store import connect
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -270,15 +270,8 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     c.close()
 
 
-def ingest(con: duckdb.DuckDBPyConnection, file_id: int, data: bytes, name: str = "r.eml") -> Any:
-    con.execute("BEGIN")
-    try:
-        res = load_evidence(con, file_id, None, data, "arf", name=name)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return res
+def ingest(con: duckdb.DuckDBPyConnection, file_id: int, data: bytes, name: str = "r.eml") -> LoadResult:
+    return load_evidence_file(con, file_id, data, "arf", name=name)
 
 
 def add_send(

@@ -20,7 +20,7 @@ from analysis import metrics_dmarc
 from analysis.errors import InputError
 from analysis.ingest import dmarc
 from analysis.ingest.detect import detect_format
-from analysis.ingest.evidence import load_evidence
+from analysis.ingest.evidence import LoadResult, load_evidence_file
 from analysis.store import connect
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -304,15 +304,8 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     c.close()
 
 
-def ingest(con: duckdb.DuckDBPyConnection, file_id: int, data: bytes, name: str = "r.xml") -> Any:
-    con.execute("BEGIN")
-    try:
-        res = load_evidence(con, file_id, None, data, "dmarc", name=name)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return res
+def ingest(con: duckdb.DuckDBPyConnection, file_id: int, data: bytes, name: str = "r.xml") -> LoadResult:
+    return load_evidence_file(con, file_id, data, "dmarc", name=name)
 
 
 def test_store_and_duplicates(con: duckdb.DuckDBPyConnection) -> None:

@@ -14,7 +14,7 @@ import pytest
 from analysis.errors import InputError
 from analysis.ingest import esp
 from analysis.ingest.detect import detect_format
-from analysis.ingest.evidence import load_evidence
+from analysis.ingest.evidence import LoadResult, load_evidence_file
 from analysis.store import connect
 
 DATA = Path(__file__).parent / "data" / "esp"
@@ -357,16 +357,9 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     c.close()
 
 
-def load(con: duckdb.DuckDBPyConnection, file_id: int, name: str, data: bytes | None = None) -> Any:
+def load(con: duckdb.DuckDBPyConnection, file_id: int, name: str, data: bytes | None = None) -> LoadResult:
     raw = (DATA / name).read_bytes() if data is None else data
-    con.execute("BEGIN")
-    try:
-        res = load_evidence(con, file_id, DATA / name, raw, FIXTURES[name], name=name)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return res
+    return load_evidence_file(con, file_id, raw, FIXTURES[name], name=name)
 
 
 def test_store_rows_per_fixture(con: duckdb.DuckDBPyConnection) -> None:

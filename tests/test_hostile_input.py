@@ -17,7 +17,7 @@ import zstandard
 
 from analysis.errors import InputError
 from analysis.ingest import safeio
-from analysis.ingest.evidence import load_evidence
+from analysis.ingest.evidence import load_evidence_file
 from analysis.store import connect
 
 REPORT = (
@@ -66,10 +66,8 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def refused(con: duckdb.DuckDBPyConnection, data: bytes, fmt: str, name: str) -> str:
     """Load in a transaction as the caller does; return the one-line message; check nothing was kept."""
-    con.execute("BEGIN")
     with pytest.raises(InputError) as info:
-        load_evidence(con, 1, None, data, fmt, name=name)
-    con.execute("ROLLBACK")
+        load_evidence_file(con, 1, data, fmt, name=name)
     msg = str(info.value)
     assert "\n" not in msg and "Traceback" not in msg
     for table in (
@@ -104,9 +102,7 @@ def test_declared_latin1_is_decoded_not_refused(con: duckdb.DuckDBPyConnection) 
     data = REPORT.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"').replace(
         b"x.example", b"caf\xe9.example"
     )
-    con.execute("BEGIN")
-    load_evidence(con, 1, None, data, "dmarc", name="latin1.xml")
-    con.execute("COMMIT")
+    load_evidence_file(con, 1, data, "dmarc", name="latin1.xml")
     assert con.execute("SELECT org_name FROM dmarc_reports").fetchone() == ("café.example",)
 
 
@@ -230,9 +226,7 @@ def test_wrong_mime_structure(con: duckdb.DuckDBPyConnection, name: str, data: b
 def test_invalid_utf8_in_mail_is_kept_escaped(con: duckdb.DuckDBPyConnection) -> None:
     """Mail headers with raw 8-bit garbage are not fatal; the quarantined raw text shows \\xNN escapes."""
     mbox = b"From x Sun Nov 22 05:10:00 2026\nFrom: \xff\xfe@yahoo.com\nSubject: \xc3\x28\n\nnot a report\n"
-    con.execute("BEGIN")
-    res = load_evidence(con, 1, None, mbox, "arf", name="fbl.mbox")
-    con.execute("COMMIT")
+    res = load_evidence_file(con, 1, mbox, "arf", name="fbl.mbox")
     assert (res.records_read, res.records_quarantined) == (1, 1)
     (raw,) = con.execute("SELECT raw FROM quarantine").fetchone() or ("",)
     assert "\\xff\\xfe@yahoo.com" in raw

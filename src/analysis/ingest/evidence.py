@@ -499,6 +499,27 @@ def load_evidence(
     return result
 
 
+def load_evidence_file(
+    con: duckdb.DuckDBPyConnection,
+    file_id: int,
+    data: bytes,
+    fmt: str,
+    *,
+    name: str,
+    path: Path | None = None,
+) -> LoadResult:
+    """`load_evidence` in its own transaction, for callers without one (notebooks, tests, one-off loads):
+    committed whole or rolled back whole."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = load_evidence(con, file_id, path, data, fmt, name=name)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return result
+
+
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     row = con.execute(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [name]
