@@ -379,7 +379,8 @@ def test_store_rows_per_fixture(con: duckdb.DuckDBPyConnection) -> None:
     assert ("sendgrid", "bounced", "soft", 1) in statuses
     assert ("postmark", "deferred", "soft", 1) in statuses
     row = con.execute(
-        "SELECT host, instance, daemon, qid, message_key, recipient_domain, dsn, reply_code, reply FROM deliveries "
+        "SELECT host, instance, daemon, qid, message_key, recipient_domain, dsn, reply_code, reply, provider, reason "
+        "FROM deliveries "
         "WHERE source = 'ses' AND recipient = 'jane@example.com' AND status = 'bounced'"
     ).fetchone()
     assert row == (
@@ -392,7 +393,14 @@ def test_store_rows_per_fixture(con: duckdb.DuckDBPyConnection) -> None:
         "5.1.1",
         550,
         "smtp; 550 5.1.1 <jane@example.com>... User unknown",
+        "other",
+        "userunknown",  # SES said only "General": the classifier read the reply
     )
+    # an explicit ESP verdict is kept even where the reply text alone would say otherwise
+    kept = con.execute(
+        "SELECT reason, severity FROM deliveries WHERE source = 'ses' AND recipient = 'suppressed@example.com'"
+    ).fetchone()
+    assert kept == ("suppressed", "hard")
     # every delivery has its message, and the message carries the SMTP Message-ID and submitter
     orphans = con.execute(
         "SELECT COUNT(*) FROM deliveries d LEFT JOIN messages m USING (message_key) WHERE m.message_key IS NULL"

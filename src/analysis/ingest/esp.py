@@ -217,9 +217,7 @@ _SES_DELAY_REASON = {
     "spamdetected": "spamdetected",
     "ipfailure": "blocked",
     "transientcommunicationfailure": "networkerror",
-    "recipientservererror": "systemerror",
-    "internalfailure": "systemerror",
-}
+}  # General, RecipientServerError, InternalFailure, Undetermined: the diagnostic text decides
 
 
 def _ses_unwrap(obj: dict[str, Any]) -> dict[str, Any]:

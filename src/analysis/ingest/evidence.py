@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
+from analysis.classify.frame import INPUT_COLUMNS as classify_frame_inputs
+from analysis.classify.frame import classify_frame
 from analysis.errors import InputError
 from analysis.ingest import arf, dmarc, esp
 from analysis.ingest.safeio import sniff_compression, unpack_one
@@ -330,10 +333,30 @@ def _delivery_row(ev: esp.EspEvent, file_id: int, event_no: int) -> dict[str, An
         "status": ev.status,
         "reply": ev.diagnostic or ev.smtp_response,
         "reply_code": ev.reply_code,
+        "smtp_stage": None,
+        "provider": None,
         "reason": ev.reason,
         "severity": ev.severity,
         "source": ev.source,
     }
+
+
+def _classify(rows: list[dict[str, Any]]) -> None:
+    """Provider for every ESP attempt, and reason/severity from the reply text where the ESP's own bounce
+    type said nothing explicit (an explicit ESP verdict wins: it knows what it did, e.g. suppressions)."""
+    if not rows:
+        return
+    frame = pl.DataFrame(
+        {c: [r.get(c) for r in rows] for c in classify_frame_inputs},
+        schema={c: (pl.Int64 if c == "reply_code" else pl.String) for c in classify_frame_inputs},
+    )
+    verdicts = classify_frame(frame).select("provider", "reason", "severity").rows()
+    for row, (provider, reason, severity) in zip(rows, verdicts, strict=True):
+        row["provider"] = provider
+        if row["status"] == "dropped":  # never attempted: no receiver's verdict to classify
+            continue
+        row["reason"] = row["reason"] or reason
+        row["severity"] = row["severity"] or (severity if row["status"] != "sent" else None)
 
 
 def _esp_complaint_row(ev: esp.EspEvent, cid: str, file_id: int, record_no: int) -> dict[str, Any]:
@@ -466,6 +489,7 @@ def _load_esp(
     result.records_quarantined += len(quarantine.rows)
     result.add("esp_events", _insert(con, "esp_events", events))
     result.add("messages", len(staged))
+    _classify(deliveries)
     result.add("deliveries", _insert(con, "deliveries", deliveries))
     result.add("complaints", _insert(con, "complaints", complaints))
     result.add("quarantine", _insert(con, "quarantine", quarantine.rows))
