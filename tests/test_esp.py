@@ -4,7 +4,10 @@ writes put ESP mail into the same messages/deliveries/complaints as Postfix mail
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -484,3 +487,66 @@ def test_quarantine_and_refusal_in_store(con: duckdb.DuckDBPyConnection) -> None
     with pytest.raises(InputError):
         load(con, 8, "postmark_webhooks.jsonl", b"\xff\xfe garbage")
     assert con.execute("SELECT COUNT(*) FROM esp_events WHERE file_id = 8").fetchone() == (0,)
+
+
+def _gzip_named(inner: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename=inner, mode="wb", fileobj=buf, mtime=0) as gz:
+        gz.write(data)
+    return buf.getvalue()
+
+
+def _zip_named(inner: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(inner, data)
+    return buf.getvalue()
+
+
+DETECT: list[tuple[bytes, str, str]] = [
+    (
+        b"Nov 22 04:50:57 relay1 postfix/smtp[123]: 136771601F1: to=<a@gmail.com>, status=sent",
+        "mail.log",
+        "postfix",
+    ),
+    (
+        b"2026-11-22T04:50:57.123456+00:00 relay1 postfix/qmgr[9]: 136771601F1: removed",
+        "mail.log.1",
+        "postfix",
+    ),
+    (b"Nov 22 04:50:57 relay1 postfix/smtpd[1]: connect from x", "export.json", "postfix"),
+    (b"", "empty.log", "postfix"),
+    (b"<html><body>not a report</body></html>", "page.html", "postfix"),
+    (
+        b"From MAILER-DAEMON Sun Nov 22 05:10:00 2026\nReceived: from x\nContent-Type: multipart/report; "
+        b"report-type=feedback-report;\n",
+        "fbl",
+        "arf",
+    ),
+    (
+        b"Return-Path: <>\nReceived: from mx\nFrom: staff@hotmail.com\nSubject: complaint\n\n",
+        "1700000000.M1P2.host:2,S",
+        "arf",
+    ),
+    (
+        b"Received: from mx\nFrom: noreply-dmarc-support@google.com\nSubject: Report domain: news.acme.example "
+        b"Submitter: google.com Report-ID: 123\n",
+        "msg.eml",
+        "dmarc",
+    ),
+    (b"\xef\xbb\xbf<?xml version='1.0'?><feedback>", "r.txt", "dmarc"),
+    (
+        _zip_named("google.com!news.acme.example!1795305600!1795391999.xml", b"<feedback/>"),
+        "attachment.bin",
+        "dmarc",
+    ),
+    (_gzip_named("report.xml", b"<feedback/>")[:40], "x.gz", "dmarc"),
+    (_gzip_named("ses-events.jsonl", b"{}")[:40], "export.gz", "ses"),
+    (b'[{"unknown": 1}]', "postmark-bounces.json", "postmark"),
+    (b'{"Type" : "Notification", "Message" : "{\\"notificationType\\":\\"Bounce\\"}"}', "sns.txt", "ses"),
+]
+
+
+@pytest.mark.parametrize(("head", "name", "fmt"), DETECT, ids=[f"{d[1]}->{d[2]}" for d in DETECT])
+def test_detect_table(head: bytes, name: str, fmt: str) -> None:
+    assert detect_format(head, name) == fmt
