@@ -25,7 +25,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     # whitespace first, so that the patterns below see single spaces
     (r"[ \t\r\n\f\v]+", " "),
     # multi-line replies joined by Postfix repeat "550-5.7.1 " inside sentences: keep only the first
-    (r"([A-Za-z0-9,.;'\")\]]) [245][0-9]{2}[ -][245]\.[0-9]{1,3}\.[0-9]{1,3} ", "${1} "),
+    (r"([A-Za-z0-9,.;'\")\]]) [245][0-9]{2}-[245]\.[0-9]{1,3}\.[0-9]{1,3} ", "${1} "),
     # e-mail addresses, with or without angle brackets
     (r"<?[^ \t\r\n<>@()\[\]\",;]+@[^ \t\r\n<>@()\[\]\",;:]+>?", "<addr>"),
     # bare angle-bracketed empty sender
