@@ -106,7 +106,12 @@ CASES: list[tuple[str, int, int, dict[str, Any]]] = [
         0,
         dict(kind="send", status=None, event_type="Send", recipient="recipient@example.com"),
     ),
-    ("ses_events.jsonl", 2, 0, dict(kind="delivery", status="sent", dsn="2.6.0", reply_code=250)),
+    (
+        "ses_events.jsonl",
+        2,
+        0,
+        dict(kind="delivery", status="sent", dsn="2.6.0", reply_code=250, delay=11.893),
+    ),
     (
         "ses_events.jsonl",
         3,

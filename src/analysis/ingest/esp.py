@@ -60,6 +60,7 @@ class EspEvent:
     remote_mta_ip: str | None = None
     user_agent: str | None = None
     feedback_type: str | None = None
+    delay: float | None = None  # seconds from submission to the receiver's acceptance
     arrival_date: dt.datetime | None = None
     raw_json: str = ""
     event_key: str = ""  # content hash: webhooks deliver at least once, so re-sent events are skipped
@@ -321,6 +322,9 @@ def parse_ses(obj: Any) -> list[EspEvent]:
                         smtp_response=_s(d.get("smtpResponse")),
                         remote_mta=_s(d.get("reportingMTA")),
                         remote_mta_ip=_ip(d.get("remoteMtaIp")),
+                        delay=millis / 1000
+                        if isinstance(millis := d.get("processingTimeMillis"), int | float)
+                        else None,
                     )
                 )
             )

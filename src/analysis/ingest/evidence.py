@@ -329,6 +329,7 @@ def _delivery_row(ev: esp.EspEvent, file_id: int, event_no: int) -> dict[str, An
         "relay": ev.remote_mta,
         "relay_host": ev.remote_mta,
         "relay_ip": ev.remote_mta_ip,
+        "delay": ev.delay,
         "dsn": ev.dsn,
         "status": ev.status,
         "reply": ev.diagnostic or ev.smtp_response,
