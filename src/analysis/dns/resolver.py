@@ -143,6 +143,7 @@ class Resolver:
         self.max_cname = max_cname
         self.budget_limit = budget
         self._budget = _Budget(budget)
+        self._asked = _Budget(2**62)  # shared with scoped children: questions that reached the network
         self._cache: dict[tuple[str, str], Answer] = {}
         self._cache_lock = threading.Lock()
 
@@ -164,7 +165,13 @@ class Resolver:
 
     @property
     def queries_used(self) -> int:
+        """Questions charged to this resolver's budget (cache hits are free)."""
         return self._budget.used
+
+    @property
+    def questions_asked(self) -> int:
+        """Questions sent by this resolver and every scoped child (cache misses)."""
+        return self._asked.used
 
     def query(self, name: str, rdtype: str) -> Answer:
         """Ask for `rdtype` at `name`, following CNAMEs across zones up to max_cname links."""
@@ -197,6 +204,7 @@ class Resolver:
             return Answer(name, rdtype, INVALID)
         if not self._budget.take():
             return Answer(name, rdtype, BUDGET)
+        self._asked.take()
         qtype = dns.rdatatype.from_text(rdtype)
         request = dns.message.make_query(qname, qtype)
         request.flags |= dns.flags.RD
