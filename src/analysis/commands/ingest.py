@@ -9,7 +9,7 @@ import click
 
 from analysis.commands.options import db_option, since_until_options
 from analysis.errors import InputError
-from analysis.ingest.loader import FileSummary, Ingestor, IngestOptions
+from analysis.ingest.loader import FileSummary, IngestOptions, Ingestor
 from analysis.ingest.sources import Source
 from analysis.store import connect, db_path
 from analysis.store.export import export_parquet
@@ -47,8 +47,15 @@ def _summary_line(s: FileSummary) -> str:
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @db_option
-@click.option("--year", type=int, default=None, help="Year of the first line of logs with year-less timestamps (default: from the file's mtime).")
-@click.option("--tz", default="UTC", show_default=True, help="Time zone of year-less (traditional syslog) timestamps.")
+@click.option(
+    "--year",
+    type=int,
+    default=None,
+    help="Year of the first line of logs with year-less timestamps (default: from the file's mtime).",
+)
+@click.option(
+    "--tz", default="UTC", show_default=True, help="Time zone of year-less (traditional syslog) timestamps."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-file summaries as JSON.")
 def ingest_cmd(paths: tuple[str, ...], db: str | None, year: int | None, tz: str, as_json: bool) -> None:
     """Ingest relay logs (files, globs, directories, - for stdin; .gz .bz2 .xz .zst) into the store.
@@ -97,7 +104,9 @@ def totals_cmd(db: str | None, since: str | None, until: str | None, as_json: bo
 
 @click.command("quarantine")
 @db_option
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Rows to show (0 = all).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Rows to show (0 = all)."
+)
 @click.option("--reason", default=None, help="Only this reason.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines.")
 def quarantine_cmd(db: str | None, limit: int, reason: str | None, as_json: bool) -> None:

@@ -82,6 +82,12 @@ class IngestOptions:
             raise InputError(f"--year: {self.year} is out of range")
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, args: list[object] | None = None) -> int:
+    """The single integer a counting query returns (0 for no row or NULL)."""
+    row = con.execute(sql, args or []).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
 def _sql(name: str) -> list[str]:
     text = resources.files("analysis.ingest").joinpath(name).read_text(encoding="utf-8")
     return [s.strip() for s in text.split("\n;;\n") if s.strip()]
@@ -283,9 +289,7 @@ class Ingestor:
         )
 
     def _new_file_row(self, src: S.Source, head: bytes, fmt: str, rule: YearState | None) -> int:
-        file_id = int(
-            self.con.execute("SELECT COALESCE(MAX(file_id), 0) + 1 FROM ingest_files").fetchone()[0]
-        )  # type: ignore[index]
+        file_id = scalar(self.con, "SELECT COALESCE(MAX(file_id), 0) + 1 FROM ingest_files")
         self.con.execute(
             "INSERT INTO ingest_files (file_id, path, format, fingerprint, fingerprint_len, compression, raw_size,"
             " raw_sig, bytes_read, tail_hash, lines_read, lines_parsed, lines_quarantined, lines_other, year_rule,"
@@ -461,15 +465,12 @@ class Ingestor:
             """,
             [file_id, first_line],
         )
-        messages = int(con.execute("SELECT COUNT(*) FROM lives").fetchone()[0])  # type: ignore[index]
-        deliveries = int(
-            con.execute("SELECT COUNT(*) FROM life_events WHERE kind = 'delivery'").fetchone()[0]  # type: ignore[index]
-        )
-        rejections = int(
-            con.execute(
-                "SELECT COUNT(*) FROM postfix_events WHERE file_id = ? AND line_no >= ? AND kind = 'reject'",
-                [file_id, first_line],
-            ).fetchone()[0]  # type: ignore[index]
+        messages = scalar(con, "SELECT COUNT(*) FROM lives")
+        deliveries = scalar(con, "SELECT COUNT(*) FROM life_events WHERE kind = 'delivery'")
+        rejections = scalar(
+            con,
+            "SELECT COUNT(*) FROM postfix_events WHERE file_id = ? AND line_no >= ? AND kind = 'reject'",
+            [file_id, first_line],
         )
         con.execute("DROP TABLE IF EXISTS life_events")
         con.execute("DROP TABLE IF EXISTS lives")

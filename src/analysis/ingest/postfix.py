@@ -31,14 +31,59 @@ ISO_HEADER_RE = (
     + _TAIL
 )
 
-MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1
+    )
+}
 
 # Daemons that identify a Postfix program even under a custom syslog_name (e.g. "mta-out/smtpd").
 POSTFIX_DAEMONS = frozenset(
-    """anvil bounce cleanup discard dnsblog error flush lmtp local master oqmgr pickup pipe postdrop
-    postfix-script postlogd postmap postqueue postscreen postsuper proxymap qmgr scache sendmail showq
-    smtp smtpd spawn tlsmgr tlsproxy trivial-rewrite verify virtual postmulti postconf defer trace
-    postalias postcat postkick postlock postlog""".split()
+    [
+        "anvil",
+        "bounce",
+        "cleanup",
+        "discard",
+        "dnsblog",
+        "error",
+        "flush",
+        "lmtp",
+        "local",
+        "master",
+        "oqmgr",
+        "pickup",
+        "pipe",
+        "postdrop",
+        "postfix-script",
+        "postlogd",
+        "postmap",
+        "postqueue",
+        "postscreen",
+        "postsuper",
+        "proxymap",
+        "qmgr",
+        "scache",
+        "sendmail",
+        "showq",
+        "smtp",
+        "smtpd",
+        "spawn",
+        "tlsmgr",
+        "tlsproxy",
+        "trivial-rewrite",
+        "verify",
+        "virtual",
+        "postmulti",
+        "postconf",
+        "defer",
+        "trace",
+        "postalias",
+        "postcat",
+        "postkick",
+        "postlock",
+        "postlog",
+    ]
 )
 DELIVERY_AGENTS = ("smtp", "lmtp", "local", "virtual", "pipe", "error", "discard", "retry")
 
@@ -104,10 +149,29 @@ CLEANUP_ACTION_RE = (
     r"(?: helo=<(?P<helo>.*?)>)?(?:: (?P<reply>.*))?$"
 )
 
-STRING_COLS = (
-    "service client_host client_ip sasl_method sasl_username message_id sender recipient orig_to relay "
-    "relay_host relay_ip dsn status action reply smtp_stage next_qid ndr_qid helo proto"
-).split()
+STRING_COLS = [
+    "service",
+    "client_host",
+    "client_ip",
+    "sasl_method",
+    "sasl_username",
+    "message_id",
+    "sender",
+    "recipient",
+    "orig_to",
+    "relay",
+    "relay_host",
+    "relay_ip",
+    "dsn",
+    "status",
+    "action",
+    "reply",
+    "smtp_stage",
+    "next_qid",
+    "ndr_qid",
+    "helo",
+    "proto",
+]
 INT_COLS = ("client_port", "nrcpt", "relay_port", "conn_use", "reply_code")
 BIGINT_COLS = ("uid", "size")
 FLOAT_COLS = ("delay", "delay_a", "delay_b", "delay_c", "delay_d")

@@ -135,7 +135,7 @@ def open_stream(src: Source) -> BinaryIO:
     if src.compression == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(raw)
     return raw
 
 
@@ -250,12 +250,15 @@ def split_lines(data: bytes) -> pl.Series:
         pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
     series = pl.Series("raw", binary)
-    text = series.cast(pl.String, strict=False)
-    bad = text.is_null()
-    if bool(bad.any()):
-        idx = bad.arg_true()
-        fixed = [series[int(i)].decode("utf-8", "backslashreplace") for i in idx]
-        text = text.scatter(idx, pl.Series(fixed, dtype=pl.String))
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Rare: some lines carry bytes that are not UTF-8 (8-bit replies from remote servers). Those lines
+        # keep their bytes visibly as \xNN escapes; the others are untouched.
+        lines = [b.decode("utf-8", "backslashreplace") for b in series.to_list()]
+        text = pl.Series("raw", lines, dtype=pl.String)
+    else:
+        text = series.cast(pl.String)
     return text.str.strip_suffix("\n").str.strip_suffix("\r")
 
 

@@ -56,9 +56,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: str | os.PathLike[str]) 
                 "JOIN ingest_files f ON f.file_id = q.file_id"
             )
         elif col is not None:
-            select = (
-                f'SELECT *, COALESCE(strftime("{col}", \'%Y-%m-%d\'), \'unknown\') AS day FROM "{table}"'
-            )
+            select = f"SELECT *, COALESCE(strftime(\"{col}\", '%Y-%m-%d'), 'unknown') AS day FROM \"{table}\""
         else:
             select = f"SELECT *, 'all' AS day FROM \"{table}\""
         tmp = root / f".{table}.tmp-{uuid.uuid4().hex[:8]}"
