@@ -149,3 +149,28 @@ def test_run_publish_fail_keeps_last_good_report(nbdir: Path, tmp_path: Path) ->
 )
 def test_kernel_argv_check(argv: list[str], expected: bool) -> None:
     assert runs_this_interpreter(argv) is expected
+
+
+def test_private_kernelspec_runs_this_interpreter(tmp_path: Path) -> None:
+    """When no usable kernelspec exists the runner writes its own; it must name sys.executable."""
+    code = (
+        "import sys, json\n"
+        "from jupyter_client.kernelspec import KernelSpecManager\n"
+        "from analysis.reports import kernel\n"
+        "name = kernel._private_kernel()\n"
+        "spec = KernelSpecManager().get_kernel_spec(name)\n"
+        "print(json.dumps({'name': name, 'argv0': spec.argv[0], 'exe': sys.executable}))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "JUPYTER_PATH": ""})
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["name"] == "deliverability" and got["argv0"] == got["exe"]
+
+
+def test_cli_start_does_not_import_notebook_machinery() -> None:
+    """`deliverability --help` and non-report commands must not pay for papermill/plotly/nbconvert."""
+    code = "import sys, analysis.cli\nprint(sorted(m for m in ('plotly', 'papermill', 'nbconvert', 'jupyter_client') if m in sys.modules))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

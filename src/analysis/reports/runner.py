@@ -162,6 +162,9 @@ def _execute(path: Path, out_path: Path, values: Mapping[str, Any], cwd: Path) -
             log_output=False,
             request_save_on_cell_execute=False,
             execution_timeout=CELL_TIMEOUT,
+            # The kernel listens on loopback with signed messages; its start-up warning about unencrypted
+            # TCP would be the only line on stderr of every run.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     result: nbformat.NotebookNode = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
     return result
