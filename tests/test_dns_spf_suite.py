@@ -1,15 +1,18 @@
-"""The official RFC 7208 SPF test suite, every scenario's zonedata served by a real NSD on loopback.
+"""The official RFC 7208 SPF test suite (all 203 tests), each scenario's zonedata served by a real NSD.
 
-How the suite's zonedata maps onto NSD (the suite was written for an in-memory DNS stub):
-- SPF-type (99) records are copied to TXT unless the name has TXT records, as the reference driver does;
-  `TXT: NONE` means "no TXT records".
-- `TIMEOUT` becomes SERVFAIL: the name is served from its own zone whose file NSD refuses to load, and every
-  other name below it gets its own small zone so only that name fails. RFC 7208 §4.4/§5 give temperror for
-  both a timeout and RCODE 2, so the expected results are unchanged. A name whose TXT records precede the
-  TIMEOUT marker answers TXT normally (only other types would time out, and no test asks them).
-- Records NSD cannot hold (labels over 63 octets) are left out; the tests that depend on them are listed
-  in DEVIATIONS with the reason and still must give the expected result.
+How the suite's zonedata maps onto NSD zone files (the suite was written for an in-memory DNS stub; the
+mapping follows the reference driver, pyspf's testspf.py):
+- SPF-type (99) records are copied to TXT unless the name has TXT records; `TXT: NONE` means "no TXT
+  records". check_host never asks for type 99 (RFC 7208 §3.1), so SPF-type records are not served.
+- `TIMEOUT` on a name whose TXT lookup would time out becomes SERVFAIL: the name is configured as its own
+  zone whose file NSD refuses to load, and every other name of the scenario below it gets its own small
+  zone so that only that name fails. RFC 7208 §4.4 and §5 give temperror for both a timeout and RCODE 2,
+  so the expected results are unchanged. (Real timeouts are tested against a silent port in
+  test_dns_resolver.py.) A name whose TXT records precede the marker answers TXT normally; the suite
+  never asks such a name for another type.
+- Every zone loads with every record of the suite: no test is skipped or has its expectation changed.
 """
+
 
 from __future__ import annotations
 
@@ -39,10 +42,6 @@ pytestmark = [
     pytest.mark.skipif(not nsd_available(), reason="NSD (Debian nsd) is not installed"),
     pytest.mark.skipif(not SUITE.exists(), reason=f"RFC 7208 suite not found at {SUITE}"),
 ]
-
-# Test ids whose zonedata cannot be expressed exactly in an NSD zone file, and why.
-DEVIATIONS: dict[str, str] = {}
-
 
 def _records(entries: list[Any]) -> tuple[list[tuple[str, Any]], bool]:
     """The reference driver's getrdata(): (type, value) pairs and whether a TXT query times out."""
