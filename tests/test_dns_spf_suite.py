@@ -13,7 +13,6 @@ mapping follows the reference driver, pyspf's testspf.py):
 - Every zone loads with every record of the suite: no test is skipped or has its expectation changed.
 """
 
-
 from __future__ import annotations
 
 import os
@@ -42,6 +41,7 @@ pytestmark = [
     pytest.mark.skipif(not nsd_available(), reason="NSD (Debian nsd) is not installed"),
     pytest.mark.skipif(not SUITE.exists(), reason=f"RFC 7208 suite not found at {SUITE}"),
 ]
+
 
 def _records(entries: list[Any]) -> tuple[list[tuple[str, Any]], bool]:
     """The reference driver's getrdata(): (type, value) pairs and whether a TXT query times out."""
