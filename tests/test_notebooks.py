@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -109,3 +110,28 @@ def test_filters_change_the_report_and_its_name(db: Path, tmp_path: Path) -> Non
     assert meta["figures"]["attempted"] == 400
     assert meta["figures"]["filters"] == {"sender_domain": "good.example"}
     assert not [b for b in meta["figures"]["breaches"] if b["dimension"] == "sender_domain"]
+
+
+def test_overview_runs_as_an_analyst_would_without_papermill(db: Path) -> None:
+    """JupyterLab: working directory notebooks/, no injected parameters, database from the environment."""
+    pytest.importorskip("analysis.metrics")
+    from nbclient import NotebookClient
+
+    from analysis.reports.kernel import kernel_name
+
+    path = next(p for p in NOTEBOOKS if p.stem == OVERVIEW)
+    nb = nbformat.read(path, as_version=4)
+    old = os.environ.get("DELIVERABILITY_DB")
+    os.environ["DELIVERABILITY_DB"] = str(db)
+    try:
+        NotebookClient(nb, kernel_name=kernel_name(), timeout=600,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if old is None:
+            os.environ.pop("DELIVERABILITY_DB")
+        else:
+            os.environ["DELIVERABILITY_DB"] = old
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", []))
+    assert "703 recipients attempted" in html

@@ -150,3 +150,17 @@ def test_every_shipped_notebook_has_a_parseable_commented_spec() -> None:
         assert info.params, info.name
         for p in info.params:
             assert p.comment, f"{info.name}: parameter {p.name} has no comment"
+
+
+def test_find_db_from_the_notebooks_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.reports.params import find_db
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "deliverability.duckdb").write_bytes(b"")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("DELIVERABILITY_DB", raising=False)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert find_db("") == tmp_path / "data" / "deliverability.duckdb"
+    assert find_db("other.duckdb") == Path("other.duckdb")  # an explicit path is taken as given
+    monkeypatch.setenv("DELIVERABILITY_DB", "/somewhere/else.duckdb")
+    assert find_db("") == Path("/somewhere/else.duckdb")
