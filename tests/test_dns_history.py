@@ -99,6 +99,7 @@ def test_check_reload_check_diff(nsd: NSDServer, tmp_path: Path) -> None:
     ]
 
     nsd.serve(zones(key=K2048, policy="reject", listed=False))
+    assert runner.invoke(main, ["inventory", "load", "--inventory", str(inv), "--db", str(db)]).exit_code == 0
     first = runner.invoke(main, [*args, "--json"])
     assert first.exit_code == 0, first.output
     payload = json.loads(first.output)

@@ -101,8 +101,6 @@ def check_cmd(
             click.echo(f"warning: observations not stored: {exc}", err=True)
         else:
             try:
-                if inv is not None and inv.accounts:
-                    store_inventory(con, inv)
                 stored = store_results(con, results, nameserver=nameserver)
             finally:
                 con.close()

@@ -19,8 +19,18 @@ MAX_POLICY = 64 * 1024
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-def fetch_policy(domain: str, resolver: Resolver, timeout: float = 3.0) -> tuple[str | None, str]:
-    """(policy text, problem): GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt with a short timeout."""
+def fetch_policy(
+    domain: str,
+    resolver: Resolver,
+    timeout: float = 3.0,
+    *,
+    port: int = 443,
+    context: ssl.SSLContext | None = None,
+) -> tuple[str | None, str]:
+    """(policy text, problem): GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt with a short timeout.
+
+    `port` and `context` exist for tests (a local server with its own CA); senders use 443 and system CAs.
+    """
     host = f"mta-sts.{domain}"
     addrs = resolver.query(host, "A")
     if not addrs.ok:
@@ -28,10 +38,10 @@ def fetch_policy(domain: str, resolver: Resolver, timeout: float = 3.0) -> tuple
     if not addrs.ok:
         return None, f"{host} does not resolve ({addrs.status})"
     ip = addrs.texts()[0]
-    ctx = ssl.create_default_context()
+    ctx = context or ssl.create_default_context()
     try:
         with (
-            socket.create_connection((ip, 443), timeout=timeout) as raw,
+            socket.create_connection((ip, port), timeout=timeout) as raw,
             ctx.wrap_socket(raw, server_hostname=host) as tls,
         ):
             tls.sendall(
@@ -88,7 +98,14 @@ def mx_matches(host: str, pattern: str) -> bool:
 
 
 def check_mta_sts(
-    domain: str, resolver: Resolver, mx_hosts: Sequence[str] = (), *, fetch: bool = True, timeout: float = 3.0
+    domain: str,
+    resolver: Resolver,
+    mx_hosts: Sequence[str] = (),
+    *,
+    fetch: bool = True,
+    timeout: float = 3.0,
+    port: int = 443,
+    context: ssl.SSLContext | None = None,
 ) -> CheckResult:
     """The _mta-sts TXT record, then (if asked) the policy and whether it covers every MX host."""
     ans = resolver.query(f"_mta-sts.{domain}", "TXT")
@@ -109,7 +126,7 @@ def check_mta_sts(
     res.data["id"] = tags.tags["id"]
     if not fetch:
         return res
-    text, problem = fetch_policy(domain, resolver, timeout)
+    text, problem = fetch_policy(domain, resolver, timeout, port=port, context=context)
     if text is None:
         res.add("mta_sts.policy_unreachable", problem)
         return res
