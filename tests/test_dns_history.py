@@ -223,3 +223,9 @@ def test_diff_judgements(tmp_path: Path) -> None:
     }
     assert diff(con, t0 + dt.timedelta(days=2)) == []
     con.close()
+
+
+def test_terminal_output_escapes_control_characters() -> None:
+    from analysis.commands.dns import _safe
+
+    assert _safe("p=\x1b[31mnone\n") == "p=\\x1b[31mnone\\x0a"

@@ -123,6 +123,11 @@ def _maybe_inventory(path: str | None, *, required: bool) -> Inventory | None:
     return load_inventory(p)
 
 
+def _safe(text: object) -> str:
+    """DNS data on a terminal: control characters (escape sequences) shown as \\xNN, never interpreted."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text))
+
+
 def _print_results(results: list[Any]) -> None:
     subject = None
     for r in results:
@@ -133,7 +138,7 @@ def _print_results(results: list[Any]) -> None:
         for f in r.findings:
             if f.severity == "ok":
                 continue
-            click.echo(f"      {_SEV_MARK[str(f.severity)]} {f.code}: {f.message}")
+            click.echo(f"      {_SEV_MARK[str(f.severity)]} {f.code}: {_safe(f.message)}")
             if f.fix:
                 click.echo(f"            fix: {f.fix}")
 
@@ -174,10 +179,10 @@ def spf_cmd(
     if res.explanation:
         details.append(f"explanation: {res.explanation}")
     details.append(f"{res.lookups} lookup(s), {res.void_lookups} void")
-    click.echo("  " + "; ".join(details))
+    click.echo("  " + _safe("; ".join(details)))
     if trace:
         for line in res.trace:
-            click.echo(f"  {line}")
+            click.echo(f"  {_safe(line)}")
 
 
 @dns_group.command("diff")
