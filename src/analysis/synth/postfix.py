@@ -36,6 +36,8 @@ from analysis.synth import pools
 Style = Literal["traditional", "rfc3339"]
 
 DEFAULT_START = dt.datetime(2026, 11, 20, 0, 0, 0, tzinfo=dt.UTC)
+# Bumped whenever the same seed and options would give different bytes (cached benchmark logs check it).
+GENERATOR_VERSION = 2
 
 # Effect codes carried by each scheduled line (applied to the Truth when the line is written).
 _NONE = 0
@@ -831,7 +833,7 @@ class _Generator:
                 a = t - t_arrival if rnd else rng.uniform(0.01, 0.5)
                 if deferring and rc.net:
                     dsn, text = rc.defer
-                    c = 30.0 if text.startswith("connect") else rng.uniform(0.2, 3.0)
+                    c = 30.0 if text.endswith("timed out") else rng.uniform(0.05, 3.0)
                     delays = f"delay={_fmt_delay(a + c)}, delays={_fmt_delay(a)}/0.01/{_fmt_delay(c)}/0"
                     dur = int(c)
                 elif rnd:
@@ -1160,6 +1162,7 @@ def options_dict(opts: Options, start: dt.datetime) -> dict[str, Any]:
     """The options as stored in the truth JSON (to tell whether a cached log is still the one wanted)."""
     d = dataclasses.asdict(opts)
     d["start"] = start.isoformat()
+    d["generator_version"] = GENERATOR_VERSION
     d["hosts"] = list(opts.hosts)
     d["instances"] = [[n, w] for n, w in opts.instances]
     return d
