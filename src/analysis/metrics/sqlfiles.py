@@ -15,8 +15,6 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import sqlglot
-from sqlglot import exp
 
 from analysis.errors import WorkbenchError
 
@@ -85,16 +83,17 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(rows[0][0])
 
 
-def _spark_fixups(node: exp.Expression) -> exp.Expression:
-    # sqlglot writes DuckDB's quantile_cont(x, p) as PERCENTILE_CONT(x, p), which Spark does not accept;
-    # Spark's exact, linearly interpolated equivalent is percentile(x, p).
-    if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup):
-        return exp.Quantile(this=node.this, quantile=node.expression)
-    return node
-
-
 def to_spark(sql: str, *, pretty: bool = True) -> str:
     """Transpile one DuckDB-dialect metric query to Spark SQL; unsupported constructs raise."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    tree = tree.transform(_spark_fixups)
+    import sqlglot  # imported here: the CLI should not pay for the parser on every start
+    from sqlglot import exp
+
+    def fixup(node: exp.Expression) -> exp.Expression:
+        # sqlglot writes DuckDB's quantile_cont(x, p) as PERCENTILE_CONT(x, p), which Spark rejects;
+        # Spark's exact, linearly interpolated equivalent is percentile(x, p).
+        if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup):
+            return exp.Quantile(this=node.this, quantile=node.expression)
+        return node
+
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(fixup)
     return tree.sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)

@@ -49,8 +49,8 @@ FROM (
   FROM (
     SELECT
       a.*,
-      MIN(a.t) OVER (PARTITION BY a.message_key, a.qid, a.recipient) AS first_attempt,
-      SUM(CASE WHEN a.status IN ('deferred', 'softbounce') THEN 1 ELSE 0 END) OVER (PARTITION BY a.message_key, a.qid, a.recipient) AS deferrals,
+      MIN(a.t) OVER w AS first_attempt,
+      SUM(CASE WHEN a.status IN ('deferred', 'softbounce') THEN 1 ELSE 0 END) OVER w AS deferrals,
       ROW_NUMBER() OVER (
         PARTITION BY a.message_key, a.qid, a.recipient
         ORDER BY a.t DESC, a.file_id DESC, a.line_no DESC
@@ -93,6 +93,11 @@ FROM (
       WHERE
         NOT LOWER(d.status) IN ('deliverable', 'undeliverable', 'dropped')
     ) AS a
+    WINDOW w AS (
+      PARTITION BY a.message_key, a.qid, a.recipient
+      ORDER BY a.t DESC, a.file_id DESC, a.line_no DESC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    )
   ) AS r
   WHERE
     r.rn = 1
