@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DB     ?= data/deliverability.duckdb
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test lint typecheck bench venv system-deps clean
+.PHONY: demo demo-deps test lint typecheck bench venv system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ venv: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-demo: venv
+# The demo's DNS report serves zones from a loopback NSD: install it when we can (root), else skip that part.
+demo-deps:
+	@if [ ! -x /usr/sbin/nsd ] && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nsd >/dev/null; fi
+
+demo: venv demo-deps
 	bash scripts/demo.sh "$(DB)"
 
 lint: venv

@@ -76,31 +76,40 @@ WHERE qid IS NOT NULL
 ;;
 INSERT INTO messages (message_key, host, instance, qid, first_seen, last_seen, origin, service, client_host,
                       client_ip, client_port, sasl_method, sasl_username, uid, message_id, sender, sender_domain,
-                      size, nrcpt, queued_at, removed_at, expired_at, cleanup_action, cleanup_reply)
-SELECT message_key, host, instance, qid, first_seen, last_seen, origin, service, client_host,
-       client_ip, client_port, sasl_method, sasl_username, uid, message_id, sender,
-       CASE WHEN sender LIKE '%@%' THEN lower(regexp_extract(sender, '@([^@]*)$', 1)) END,
-       size, nrcpt, queued_at, removed_at, expired_at, cleanup_action, cleanup_reply
-FROM lives
+                      size, nrcpt, queued_at, removed_at, expired_at, cleanup_action, cleanup_reply, account)
+SELECT lv.message_key, lv.host, lv.instance, lv.qid, lv.first_seen, lv.last_seen, lv.origin, lv.service,
+       lv.client_host, lv.client_ip, lv.client_port, lv.sasl_method, lv.sasl_username, lv.uid, lv.message_id,
+       lv.sender, lv.sender_domain, lv.size, lv.nrcpt, lv.queued_at, lv.removed_at, lv.expired_at,
+       lv.cleanup_action, lv.cleanup_reply,
+       -- The inventory account of the SASL user, else of the envelope sender's (verified) domain.
+       COALESCE(su.account_id, sd.account_id)
+FROM (
+    SELECT lives.*,
+           CASE WHEN sender LIKE '%@%' THEN lower(regexp_extract(sender, '@([^@]*)$', 1)) END AS sender_domain
+    FROM lives
+) lv
+LEFT JOIN inventory_sasl_users su ON lower(su.sasl_username) = lower(lv.sasl_username)
+LEFT JOIN inventory_domains sd ON sd.domain = lv.sender_domain
 ;;
 INSERT INTO deliveries (file_id, line_no, message_key, ts, host, instance, daemon, qid, recipient, recipient_domain,
                         orig_to, relay, relay_host, relay_ip, relay_port, conn_use, delay, delay_a, delay_b, delay_c,
-                        delay_d, dsn, status, reply, reply_code, smtp_stage, next_qid, source)
+                        delay_d, dsn, status, reply, reply_code, smtp_stage, next_qid, provider, reason, severity, source)
 SELECT e.file_id, e.line_no, l.message_key, e.ts, e.host, e.instance, e.daemon, e.qid, e.recipient,
        CASE WHEN e.recipient LIKE '%@%' THEN lower(regexp_extract(e.recipient, '@([^@]*)$', 1)) END,
        e.orig_to, e.relay, e.relay_host, e.relay_ip, e.relay_port, e.conn_use, e.delay, e.delay_a, e.delay_b,
-       e.delay_c, e.delay_d, e.dsn, e.status, e.reply, e.reply_code, e.smtp_stage, e.next_qid, 'postfix'
+       e.delay_c, e.delay_d, e.dsn, e.status, e.reply, e.reply_code, e.smtp_stage, e.next_qid,
+       e.provider, e.reason, e.severity, 'postfix'
 FROM life_events e
 JOIN lives l ON l.host = e.host AND l.instance = e.instance AND l.qid = e.qid AND l.life = e.life
 WHERE e.kind = 'delivery'
 ;;
 INSERT INTO rejections (file_id, line_no, ts, host, instance, daemon, qid, message_key, action, smtp_stage,
                         client_host, client_ip, client_port, reply_code, dsn, reply, sender, recipient,
-                        recipient_domain, helo, proto)
+                        recipient_domain, helo, proto, provider, reason, severity)
 SELECT e.file_id, e.line_no, e.ts, e.host, e.instance, e.daemon, e.qid, l.message_key, e.action, e.smtp_stage,
        e.client_host, e.client_ip, e.client_port, e.reply_code, e.dsn, e.reply, e.sender, e.recipient,
        CASE WHEN e.recipient LIKE '%@%' THEN lower(regexp_extract(e.recipient, '@([^@]*)$', 1)) END,
-       e.helo, e.proto
+       e.helo, e.proto, e.provider, e.reason, e.severity
 FROM life_events e
 JOIN lives l ON l.host = e.host AND l.instance = e.instance AND l.qid = e.qid AND l.life = e.life
 WHERE e.kind = 'reject'

@@ -38,7 +38,7 @@ EVENT_COLUMNS = (
     "file_id, line_no, ts, host, instance, service, daemon, pid, qid, kind, client_host, client_ip, client_port, "
     "sasl_method, sasl_username, uid, message_id, sender, size, nrcpt, recipient, orig_to, relay, relay_host, "
     "relay_ip, relay_port, conn_use, delay, delay_a, delay_b, delay_c, delay_d, dsn, status, action, reply, "
-    "reply_code, smtp_stage, next_qid, ndr_qid, helo, proto"
+    "reply_code, smtp_stage, next_qid, ndr_qid, helo, proto, provider, reason, severity"
 )
 
 
@@ -407,7 +407,9 @@ class Ingestor:
         def parse(chunk: S.Chunk, first: int) -> ParseResult:
             lines = S.split_lines(chunk.data)
             with lock:  # the year state carries across chunks in order
-                return parse_lines(lines, first_line_no=first, year=state)
+                res = parse_lines(lines, first_line_no=first, year=state)
+            res.events = classify_events(res.events)
+            return res
 
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending: Future[ParseResult] | None = None
@@ -456,11 +458,11 @@ class Ingestor:
             """
             INSERT INTO rejections (file_id, line_no, ts, host, instance, daemon, qid, message_key, action,
                 smtp_stage, client_host, client_ip, client_port, reply_code, dsn, reply, sender, recipient,
-                recipient_domain, helo, proto)
+                recipient_domain, helo, proto, provider, reason, severity)
             SELECT file_id, line_no, ts, host, instance, daemon, qid, NULL, action, smtp_stage, client_host,
                 client_ip, client_port, reply_code, dsn, reply, sender, recipient,
                 CASE WHEN recipient LIKE '%@%' THEN lower(regexp_extract(recipient, '@([^@]*)$', 1)) END,
-                helo, proto
+                helo, proto, provider, reason, severity
             FROM postfix_events WHERE file_id = ? AND line_no >= ? AND kind = 'reject' AND qid IS NULL
             """,
             [file_id, first_line],
@@ -478,5 +480,31 @@ class Ingestor:
         return messages, deliveries, rejections
 
 
-def empty_quarantine() -> pl.DataFrame:
-    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+def classify_events(events: pl.DataFrame) -> pl.DataFrame:
+    """Provider, reason and hard/soft for delivery attempts and rejects, computed once per distinct reply."""
+    from analysis.classify.frame import classify_frame
+
+    mask = pl.col("kind").is_in(["delivery", "reject", "cleanup_action"])
+    sub = events.filter(mask)
+    if sub.height == 0:
+        return events.with_columns(
+            pl.lit(None, dtype=pl.String).alias(c) for c in ("provider", "reason", "severity")
+        )
+    inputs = sub.select(
+        "line_no",
+        "status",
+        "dsn",
+        "reply_code",
+        "reply",
+        "smtp_stage",
+        "relay_host",
+        pl.col("recipient").str.extract(r"@([^@]*)$", 1).str.to_lowercase().alias("recipient_domain"),
+    )
+    verdict = classify_frame(inputs).select("line_no", "provider", "reason", "severity")
+    return events.join(verdict, on="line_no", how="left", maintain_order="left")
+
+
+def refresh_accounts(con: duckdb.DuckDBPyConnection) -> None:
+    """Re-map every message to its inventory account (call after loading a new inventory)."""
+    for stmt in _sql("accounts.sql"):
+        con.execute(stmt)

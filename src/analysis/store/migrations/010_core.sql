@@ -76,7 +76,10 @@ CREATE TABLE IF NOT EXISTS postfix_events (
     next_qid     VARCHAR,                     -- "queued as X" in a 250 reply: the next hop's queue ID
     ndr_qid      VARCHAR,                     -- bounce: "sender non-delivery notification: X"
     helo         VARCHAR,
-    proto        VARCHAR
+    proto        VARCHAR,
+    provider     VARCHAR,                     -- classify: mailbox provider (deliveries and rejects)
+    reason       VARCHAR,                     -- classify: Sisimai v5 reason
+    severity     VARCHAR                      -- classify: hard | soft
 );
 
 -- One row per accepted message life: (host, instance, qid) split at `removed` and at a new origin line.
