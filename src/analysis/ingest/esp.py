@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from analysis.errors import InputError
@@ -149,6 +150,12 @@ def smtp_codes(text: str | None) -> tuple[str | None, int | None]:
 def _ip(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
+    return _canonical_ip(value)
+
+
+@lru_cache(maxsize=65536)
+def _canonical_ip(value: str) -> str | None:
+    """Exports repeat a few sending IPs millions of times; parse each once."""
     try:
         return str(ipaddress.ip_address(value.strip().strip("[]")))
     except ValueError:
@@ -251,7 +258,6 @@ def parse_ses(obj: Any) -> list[EspEvent]:
         "subject": _s(headers.get("subject")),
         "client_ip": _ip(mail.get("sourceIp")),
         "caller": _s(mail.get("callerIdentity")),
-        "raw_json": _dump(obj),
     }
     key = etype.lower().replace(" ", "")
     out: list[EspEvent] = []
@@ -406,7 +412,6 @@ def parse_sendgrid(obj: Any) -> list[EspEvent]:
         recipient=_addr(rec.get("email")),
         ip=_ip(rec.get("ip")) if event not in ("open", "click") else None,
         user_agent=_s(rec.get("useragent")),
-        raw_json=_dump(obj),
     )
     if event == "processed":
         ev.kind = "send"
@@ -469,7 +474,6 @@ def parse_mailgun(obj: Any) -> list[EspEvent]:
         ip=_ip(envelope.get("sending-ip")),
         remote_mta=_s(status.get("mx-host")),
         reply_code=code if isinstance(code, int) and 200 <= code < 600 else None,
-        raw_json=_dump(obj),
     )
     client = _obj(rec.get("client-info"))
     ev.user_agent = _s(client.get("user-agent"))
@@ -541,7 +545,6 @@ def parse_postmark(obj: Any) -> list[EspEvent]:
         sender=_addr(rec.get("From")),
         subject=_s(rec.get("Subject")),
         user_agent=_s(rec.get("UserAgent")),
-        raw_json=_dump(obj),
     )
     if rtype == "Delivery":
         ev.kind, ev.status, ev.smtp_response = "delivery", "sent", _s(rec.get("Details"))
@@ -587,6 +590,7 @@ def parse_records(data: bytes, source: str, what: str) -> Iterator[tuple[int, li
             continue
         whole = json.dumps(item, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
         for ev in events:
+            ev.raw_json = whole[:RAW_CAP]
             ev.event_key = hashlib.sha256(
                 "\x1f".join((source, whole, ev.kind, ev.recipient or "")).encode("utf-8")
             ).hexdigest()[:32]

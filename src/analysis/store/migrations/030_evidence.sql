@@ -61,9 +61,8 @@ CREATE TABLE IF NOT EXISTS esp_events (
     remote_mta_ip    VARCHAR,
     user_agent       VARCHAR,
     raw_json         VARCHAR NOT NULL,          -- the record as received, capped at 4 KiB
-    event_key        VARCHAR NOT NULL,          -- content hash; an event re-sent by a webhook is stored once
-    PRIMARY KEY (file_id, event_no)
-);
+    event_key        VARCHAR NOT NULL           -- content hash; an event re-sent by a webhook is stored once
+);  -- no PRIMARY KEY: (file_id, event_no) and event_key are unique by construction, like the core fact tables
 
 CREATE TABLE IF NOT EXISTS dmarc_reports (
     report_key        VARCHAR PRIMARY KEY,      -- sha256 of org_name + report_id
