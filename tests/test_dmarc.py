@@ -413,6 +413,8 @@ def test_metrics(con: duckdb.DuckDBPyConnection) -> None:
         ("news.acme.example", 100, 95, 5, 0.95),
         ("globex.example", 51, 21, 30, 21 / 51),
     ]
+    low, high = by_domain.row(1, named=True)["pass_rate_low"], by_domain.row(1, named=True)["pass_rate_high"]
+    assert 0.28 < low < 21 / 51 < high < 0.56  # Wilson 95 % for 21 of 51
     by_source = metrics_dmarc.pass_rate_by_source(con)
     assert by_source.select("source_ip", "known", "known_as", "messages", "failed", "domains").rows() == [
         ("192.0.2.10", True, "relay", 110, 0, 2),

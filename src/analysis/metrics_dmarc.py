@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from analysis.errors import InputError
+from analysis.stats import wilson_interval
 
 _SQL_DIR = Path(__file__).with_name("ingest") / "sql"
 
@@ -62,17 +63,21 @@ def known_ips(
 def pass_rate_by_domain(
     con: duckdb.DuckDBPyConnection, *, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> pl.DataFrame:
-    """Messages, DMARC passes/failures and pass rate per header-from domain."""
+    """Messages, DMARC passes/failures and pass rate (with Wilson interval) per header-from domain."""
     df: pl.DataFrame = con.sql(_sql("dmarc_pass_by_domain.sql"), params=_window(since, until)).pl()
-    return df.with_columns(_rate())
+    return _with_rate(df)
 
 
-def _rate() -> pl.Expr:
-    return (
-        pl.when(pl.col("messages") > 0)
-        .then(pl.col("passed") / pl.col("messages"))
-        .otherwise(None)
-        .alias("pass_rate")
+def _with_rate(df: pl.DataFrame) -> pl.DataFrame:
+    """pass_rate with its 95 % Wilson interval: a domain seen in 3 messages is not judged like one in 3,000."""
+    bounds = [
+        wilson_interval(int(k), int(n)) if n else (None, None)
+        for k, n in df.select("passed", "messages").rows()
+    ]
+    return df.with_columns(
+        pl.when(pl.col("messages") > 0).then(pl.col("passed") / pl.col("messages")).alias("pass_rate"),
+        pl.Series("pass_rate_low", [b[0] for b in bounds], dtype=pl.Float64),
+        pl.Series("pass_rate_high", [b[1] for b in bounds], dtype=pl.Float64),
     )
 
 
@@ -93,7 +98,7 @@ def pass_rate_by_source(
         df: pl.DataFrame = con.sql(_sql("dmarc_pass_by_source.sql"), params=_window(since, until)).pl()
     finally:
         con.unregister("_known_ips")
-    return df.with_columns(_rate())
+    return _with_rate(df)
 
 
 def unknown_sources(
