@@ -555,3 +555,19 @@ DETECT: list[tuple[bytes, str, str]] = [
 @pytest.mark.parametrize(("head", "name", "fmt"), DETECT, ids=[f"{d[1]}->{d[2]}" for d in DETECT])
 def test_detect_table(head: bytes, name: str, fmt: str) -> None:
     assert detect_format(head, name) == fmt
+
+
+def test_rates_work_on_esp_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """The metrics layer counts ESP recipients like relay ones: the integration this mapping exists for."""
+    from analysis.metrics import count_recipients
+
+    for file_id, name in enumerate(sorted(FIXTURES), start=1):
+        load(con, file_id, name)
+    row = count_recipients(con, []).row(0, named=True)
+    # delivered: SES recipient@ (events), SendGrid example@, Mailgun alice@, Postmark john@ (jane@'s SES
+    # delivery is followed by a bounce, so her final outcome is the bounce)
+    assert row["delivered"] == 4
+    # hard: SES jane@, recipient@ (000001), suppressed@; SendGrid bounce@; Mailgun nobody@; Postmark john@
+    assert row["hard_bounced"] == 6
+    # complaints about delivered recipients: SES recipient@, SendGrid example@, Postmark john@
+    assert row["complained"] == 3
