@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from analysis.reports.files import atomic_write_text
 from analysis.reports.narrative import worst_breaches
 
 INDEX_NAME = "index.html"
@@ -70,7 +71,5 @@ def render_index(out_dir: Path) -> str:
 def write_index(out_dir: Path) -> Path:
     """Regenerate the index atomically; returns its path."""
     path = out_dir / INDEX_NAME
-    tmp = out_dir / f".{INDEX_NAME}.tmp"
-    tmp.write_text(render_index(out_dir), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, render_index(out_dir))
     return path

@@ -206,8 +206,9 @@ def run_report(
             raise WorkbenchError(_failure_message(name, exc, kept)) from None
         figures = summary_io.extract(nb)
         summary_io.strip(nb)
-        shown = {k: v for k, v in run_values.items() if k != "db"}
-        title = f"{_title(nb, name)} — {stem}" if shown else _title(nb, name)
+        defaults = {p.name: p.default for p in spec}
+        shown = ", ".join(f"{k}={v}" for k, v in given.items() if k != "db" and v != defaults.get(k))
+        title = f"{_title(nb, name)} ({shown})" if shown else _title(nb, name)
         html_tmp = work / f"{stem}.html"
         html_tmp.write_text(to_html(nb, title=title), encoding="utf-8")
         meta = {

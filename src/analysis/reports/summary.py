@@ -17,6 +17,8 @@ from typing import Any
 
 import nbformat
 
+from analysis.reports.files import atomic_write_text
+
 SUMMARY_MIME = "application/vnd.deliverability.summary+json"
 
 
@@ -76,7 +78,5 @@ def strip(nb: nbformat.NotebookNode) -> None:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON to a temp file beside `path`, then rename (readers never see half a file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Write JSON atomically (readers never see half a file)."""
+    atomic_write_text(path, json.dumps(to_jsonable(data), indent=2, sort_keys=True) + "\n")
