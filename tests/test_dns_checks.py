@@ -25,6 +25,7 @@ from analysis.dns.ptr import check_ptr
 from analysis.dns.resolver import Resolver
 from analysis.dns.spf_audit import audit_spf
 from analysis.dns.tlsrpt import check_tls_rpt
+from analysis.errors import InputError
 from analysis.inventory import DnsblZone, Inventory, Relay
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -390,12 +391,14 @@ def test_plan_from_inventory() -> None:
     )
     everything = plan_checks(inv)
     assert [d.domain for d in everything.domains] == ["a.test"] and everything.ips == ["192.0.2.1"]
-    some = plan_checks(inv, ["A.test.", "other.test", "2001:DB8::1"])
+    some = plan_checks(inv, ["A.test.", "other.test", "2001:DB8::1", "a.test", "2001:db8:0::1"])
     assert [(d.domain, d.selectors, d.in_inventory) for d in some.domains] == [
         ("a.test", ("s1",), True),
         ("other.test", (), False),
     ]
     assert some.ips == ["2001:db8::1"]
+    with pytest.raises(InputError, match="neither a domain name nor an IP"):
+        plan_checks(inv, ["not a domain!"])
 
 
 def test_query_budget_is_enforced(nsd: NSDServer) -> None:

@@ -104,6 +104,11 @@ class Inventory:
         return self.account_for_sasl(value) or self.account_for_domain(value)
 
 
+def is_domain_name(value: str) -> bool:
+    """A syntactically valid host/domain name (LDH labels, underscores allowed), trailing dot optional."""
+    return bool(_DOMAIN.match(value.strip().rstrip(".")))
+
+
 def _fail(path: Path, where: str, why: str) -> InputError:
     return InputError(f"inventory {path}: {where}: {why}")
 
@@ -117,7 +122,7 @@ def _str_list(path: Path, where: str, value: Any) -> list[str]:
 
 
 def _check_domain(path: Path, where: str, value: Any) -> str:
-    if not isinstance(value, str) or not _DOMAIN.match(value.strip().rstrip(".")):
+    if not isinstance(value, str) or not is_domain_name(value):
         raise _fail(path, where, f"{value!r} is not a domain name")
     return value.strip().rstrip(".").lower()
 

@@ -22,7 +22,8 @@ from analysis.dns.ptr import check_ptr
 from analysis.dns.resolver import Resolver
 from analysis.dns.spf_audit import audit_spf
 from analysis.dns.tlsrpt import check_tls_rpt
-from analysis.inventory import DnsblZone, Inventory, Relay
+from analysis.errors import InputError
+from analysis.inventory import DnsblZone, Inventory, Relay, is_domain_name
 
 DOMAIN_BUDGET = 300  # queries one domain's checks may make, however hostile its records
 
@@ -63,11 +64,19 @@ def plan_checks(inv: Inventory | None, subjects: Sequence[str] = ()) -> CheckPla
         plan.domains = [DomainTarget(d.domain, d.selectors, d.return_path, True) for d in inv.domains]
         plan.ips = list(inv.relay.ips)
         return plan
-    for s in subjects:
-        s = s.strip().rstrip(".").lower()
+    seen: set[str] = set()
+    for raw in subjects:
+        s = raw.strip().rstrip(".").lower()
         if _is_ip(s):
-            plan.ips.append(str(ipaddress.ip_address(s)))
+            s = str(ipaddress.ip_address(s))
+        if not s or s in seen:
             continue
+        seen.add(s)
+        if _is_ip(s):
+            plan.ips.append(s)
+            continue
+        if not is_domain_name(s):
+            raise InputError(f"{raw!r} is neither a domain name nor an IP address")
         known = inv.domain(s)
         if known is not None:
             plan.domains.append(DomainTarget(known.domain, known.selectors, known.return_path, True))

@@ -133,7 +133,10 @@ class Resolver:
         max_cname: int = 8,
     ) -> None:
         if nameservers is None:
-            nameservers = [str(ns) for ns in dns.resolver.Resolver().nameservers]
+            try:
+                nameservers = [str(ns) for ns in dns.resolver.Resolver().nameservers]
+            except dns.resolver.NoResolverConfiguration:
+                nameservers = []
         if not nameservers:
             raise InputError("no nameserver configured: pass --nameserver IP[:PORT]")
         self.nameservers = list(nameservers)
