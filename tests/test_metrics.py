@@ -45,6 +45,7 @@ from analysis.metrics import (
     RATES,
     Filters,
     add_rates,
+    cache_recipients,
     latency,
     parse_where,
     rates,
@@ -705,3 +706,24 @@ def test_summary(store: duckdb.DuckDBPyConnection) -> None:
         ("overall", None, "complaint_rate>=0.5% (pause)"),
     ]
     assert s["breaches"][0]["low"] == pytest.approx(wilson_interval(2, 7)[0])
+
+
+def test_recipient_cache_gives_the_same_answers(tmp_path: Path) -> None:
+    path = build_store(tmp_path / "cache.duckdb", with_complaints=True)
+    live = connect(path, read_only=True)
+    expected = {
+        dims: rates(live, list(dims), min_volume=5) for dims in [(), ("sender_domain", "day"), ("relay_ip",)]
+    }
+    window = Filters(since=ts(20, 11, 0), until=ts(21, 0, 0))
+    expected_window = rates(live, ["provider"], window)
+    live.close()
+    cached = connect(path, read_only=True)
+    assert cache_recipients(cached) is True
+    assert cache_recipients(cached) is True  # idempotent
+    for dims, frame in expected.items():
+        assert rates(cached, list(dims), min_volume=5).equals(frame), dims
+    assert rates(cached, ["provider"], window).equals(expected_window)
+    cached.close()
+    writer = connect(path)
+    assert cache_recipients(writer) is False  # a writer's data may change under a cache
+    writer.close()

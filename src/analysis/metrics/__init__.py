@@ -4,6 +4,7 @@ SQL lives in sql/*.sql (a portable subset that sqlglot transpiles to Spark); def
 count and rate are in DEFINITIONS.md.
 """
 
+from analysis.metrics.cache import cache_recipients
 from analysis.metrics.filters import DIMENSIONS, Filters, parse_where
 from analysis.metrics.latency import LATENCY_FIELDS, latency
 from analysis.metrics.rates import COUNT_COLUMNS, add_rates, count_recipients, rates, worst_senders
@@ -34,6 +35,7 @@ __all__ = [
     "RateDefinition",
     "Threshold",
     "add_rates",
+    "cache_recipients",
     "count_recipients",
     "latency",
     "parse_where",

@@ -21,6 +21,7 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.metrics import sqlfiles
+from analysis.metrics.cache import recipients_slot
 from analysis.metrics.filters import RELAY_DIMENSIONS, Filters, check_dimension, check_dimensions, where_sql
 from analysis.metrics.thresholds import (
     DEFAULT_CONFIDENCE,
@@ -63,7 +64,12 @@ def count_recipients(
     filters = filters or Filters()
     where, params = where_sql(filters)
     complaints = "complaints" if sqlfiles.table_exists(con, "complaints") else "complaints_none"
-    slots = {**sqlfiles.group_slots(dims), "where": where, "complaints": sqlfiles.render(complaints)}
+    slots = {
+        **sqlfiles.group_slots(dims),
+        **recipients_slot(con),
+        "where": where,
+        "complaints": sqlfiles.render(complaints),
+    }
     df = sqlfiles.run(con, "rates", params, slots)
     counts = [c for c in COUNT_COLUMNS if c != "submitted"]
     # An ungrouped aggregate over no rows is one row of nulls: that is zero recipients.

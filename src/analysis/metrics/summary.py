@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from analysis.metrics import sqlfiles
+from analysis.metrics.cache import cache_recipients, recipients_slot
 from analysis.metrics.filters import Filters, where_sql
 from analysis.metrics.latency import latency
 from analysis.metrics.rates import rates, worst_senders
@@ -64,7 +65,8 @@ def summary(
     sender domain and the p90 delay; every value JSON-serialisable (no NaN)."""
     filters = filters or Filters()
     where, params = where_sql(filters)
-    extent = sqlfiles.run(con, "window", params, {"where": where}).row(0, named=True)
+    cache_recipients(con)  # six questions of the same recipients: build them once (read-only connections)
+    extent = sqlfiles.run(con, "window", params, {**recipients_slot(con), "where": where}).row(0, named=True)
     overall = rates(con, [], filters, confidence=confidence, min_volume=min_volume).row(0, named=True)
     breaches = _breaches(rates(con, [], filters, confidence=confidence, min_volume=min_volume), None)
     for dim in BREACH_DIMENSIONS:
