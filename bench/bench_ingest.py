@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--regenerate", action="store_true", help="ignore the cached log in bench/out/")
     ap.add_argument("--keep-db", action="store_true", help="leave the last database in bench/out/")
     args = ap.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows up when redirected to a file
 
     log, truth, gen_wall = ensure_log(args.lines, args.seed, args.regenerate)
     size = log.stat().st_size
