@@ -330,3 +330,22 @@ def test_fuzz_nothing_lost_nothing_raises(tmp_path_factory: pytest.TempPathFacto
     got = _q(db, "SELECT lines_read, lines_parsed + lines_quarantined + lines_other FROM ingest_files")
     assert got == [(s.lines_read, s.lines_read)]
     assert _q(db, "SELECT COUNT(*) FROM quarantine")[0][0] == s.lines_quarantined
+
+
+def test_year_rollover_across_parallel_chunks_and_mtime_rule(tmp_path: Path) -> None:
+    lines = [f"Dec 31 23:{m:02d}:00 mx1 postfix/qmgr[1]: A{m:05X}: removed" for m in range(60)]
+    lines += [f"Jan  1 00:{m:02d}:00 mx1 postfix/qmgr[1]: B{m:05X}: removed" for m in range(60)]
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(lines) + "\n")
+    # mtime in January 2027: the last line is in 2027, so the first is in 2026.
+    jan = time.mktime((2027, 1, 2, 0, 0, 0, 0, 0, 0))
+    os.utime(log, (jan, jan))
+    db = tmp_path / "x.duckdb"
+    con = connect(db)
+    try:
+        Ingestor(con, IngestOptions(chunk_bytes=512)).ingest([str(log)])
+    finally:
+        con.close()
+    years = _q(db, "SELECT year(ts), COUNT(*) FROM postfix_events GROUP BY 1 ORDER BY 1")
+    assert years == [(2026, 60), (2027, 60)]
+    assert _q(db, "SELECT year_rule FROM ingest_files") == [("year=2027;last_month=1;tz=UTC",)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sys
-import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,11 +27,13 @@ from analysis.ingest.postfix import (
     QUARANTINE_SCHEMA,
     ParseResult,
     YearState,
+    advance_year,
     parse_lines,
     year_for_last_line,
 )
 
 Progress = Callable[[int], None]
+PARSE_THREADS = 2
 Warn = Callable[[str], None]
 
 EVENT_COLUMNS = (
@@ -398,32 +400,34 @@ class Ingestor:
     def _parse_chunks(
         self, src: S.Source, start: int, line_base: int, state: YearState
     ) -> Iterator[tuple[ParseResult, S.Chunk]]:
-        """Parse chunk k+1 in a worker thread while chunk k is stored (polars and DuckDB release the GIL)."""
+        """Parse chunks on two worker threads while the main thread stores finished ones (polars and DuckDB
+        release the GIL). Each chunk starts from the year state its predecessor leaves, computed up front
+        from month names alone; `state` ends as the state after the last chunk."""
         chunks = S.iter_chunks(
             src, start=start, hold_partial=self.opts.hold_partial, chunk_bytes=self.opts.chunk_bytes
         )
-        lock = threading.Lock()
 
-        def parse(chunk: S.Chunk, first: int) -> ParseResult:
-            lines = S.split_lines(chunk.data)
-            with lock:  # the year state carries across chunks in order
-                res = parse_lines(lines, first_line_no=first, year=state)
+        def parse(lines: pl.Series, first: int, begin: YearState) -> ParseResult:
+            res = parse_lines(lines, first_line_no=first, year=begin)
             res.events = classify_events(res.events)
             return res
 
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending: Future[ParseResult] | None = None
-            pending_chunk: S.Chunk | None = None
+        window: deque[tuple[Future[ParseResult], S.Chunk]] = deque()
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
             next_line = line_base + 1
             for chunk in chunks:
-                n = chunk.data.count(b"\n") + (0 if chunk.data.endswith(b"\n") else 1)
-                fut = pool.submit(parse, chunk, next_line)
-                next_line += n
-                if pending is not None and pending_chunk is not None:
-                    yield pending.result(), pending_chunk
-                pending, pending_chunk = fut, chunk
-            if pending is not None and pending_chunk is not None:
-                yield pending.result(), pending_chunk
+                lines = S.split_lines(chunk.data)
+                begin = YearState(state.year, state.last_month, state.tz)
+                end = advance_year(lines, state)
+                state.year, state.last_month = end.year, end.last_month
+                window.append((pool.submit(parse, lines, next_line, begin), chunk))
+                next_line += lines.len()
+                if len(window) > PARSE_THREADS:
+                    fut, done = window.popleft()
+                    yield fut.result(), done
+            while window:
+                fut, done = window.popleft()
+                yield fut.result(), done
 
     def _store_chunk(self, file_id: int, res: ParseResult) -> None:
         con = self.con

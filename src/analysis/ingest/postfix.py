@@ -258,6 +258,20 @@ class ParseResult:
         return self.quarantine.height
 
 
+def advance_year(lines: pl.Series, state: YearState) -> YearState:
+    """The year state after `lines`, computed from their month names alone (cheap), so that chunks can be
+    parsed in parallel, each from the state its predecessor leaves."""
+    month = lines.str.slice(0, 3).replace_strict(MONTHS, default=None, return_dtype=pl.Int32)
+    known = month.drop_nulls()
+    if known.len() == 0:
+        return YearState(state.year, state.last_month, state.tz)
+    prev = known.shift(1)
+    if state.last_month is not None:
+        prev = prev.scatter(0, state.last_month)
+    rolls = int(((prev - known) >= 6).fill_null(False).sum())
+    return YearState(state.year + rolls, int(known[-1]), state.tz)
+
+
 def month_of(line: str) -> int | None:
     """Month number of a traditional syslog line, None for RFC 3339 or unrecognised lines."""
     return MONTHS.get(line[:3])

@@ -251,14 +251,12 @@ def split_lines(data: bytes) -> pl.Series:
     )
     series = pl.Series("raw", binary)
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+        text = series.cast(pl.String)
+    except pl.exceptions.ComputeError:
         # Rare: some lines carry bytes that are not UTF-8 (8-bit replies from remote servers). Those lines
         # keep their bytes visibly as \xNN escapes; the others are untouched.
         lines = [b.decode("utf-8", "backslashreplace") for b in series.to_list()]
         text = pl.Series("raw", lines, dtype=pl.String)
-    else:
-        text = series.cast(pl.String)
     return text.str.strip_suffix("\n").str.strip_suffix("\r")
 
 
