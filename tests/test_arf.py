@@ -360,6 +360,28 @@ def test_link_prefers_the_life_that_delivered_to_the_complainer(con: duckdb.Duck
     assert con.execute("SELECT message_key FROM complaints").fetchone() == ("r/postfix/POST/1",)
 
 
+def test_link_prefers_the_submission_over_the_filter_hop(con: duckdb.DuckDBPyConnection) -> None:
+    """Both lives delivered to the complainer (relay -> content filter -> final hop): the complaint is held
+    against the submission, which carries the SASL user and account."""
+    t0 = T(2026, 11, 22, 4, 50, 0)
+    add_send(con, "r/postfix/SUB/1", "SUB", "<msg-1@news.acme.example>", "alice@gmail.com", t0, line_no=1)
+    add_send(
+        con,
+        "o/postfix-out/HOP/1",
+        "HOP",
+        "<msg-1@news.acme.example>",
+        "alice@gmail.com",
+        T(2026, 11, 22, 4, 50, 57),
+        line_no=2,
+    )
+    con.execute(
+        "UPDATE messages SET upstream_key = 'r/postfix/SUB/1' WHERE message_key = 'o/postfix-out/HOP/1'"
+    )
+    ingest(con, 1, build_arf())  # its Arrival-Date (04:50:57) is closer to the hop
+    link_complaints(con)
+    assert con.execute("SELECT message_key FROM complaints").fetchone() == ("r/postfix/SUB/1",)
+
+
 def test_link_without_inventory_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS inventory_relay_ips")
     add_send(con, "k/1", "Q1", None, "alice@gmail.com", T(2026, 11, 22, 4, 50, 0))

@@ -1,6 +1,7 @@
 -- Step 1: the original's Message-ID names the message. A Message-ID can belong to several queue lives
 -- (a content filter re-queues the mail), so prefer the life that delivered to the complaining recipient,
--- then the one closest in time to the complaint.
+-- then the submission itself (no upstream life: it carries the SASL user and account the complaint is
+-- held against), then the one closest in time to the complaint.
 UPDATE complaints AS c
 SET message_key = pick.message_key, match_method = 'message_id'
 FROM (
@@ -10,6 +11,7 @@ FROM (
                ROW_NUMBER() OVER (
                    PARTITION BY c2.complaint_id
                    ORDER BY CASE WHEN d.message_key IS NULL THEN 1 ELSE 0 END,
+                            CASE WHEN m.upstream_key IS NULL THEN 0 ELSE 1 END,
                             ABS(EPOCH(m.first_seen) - EPOCH(COALESCE(c2.arrival_date, c2.received_at, m.first_seen))),
                             m.message_key
                ) AS rn
