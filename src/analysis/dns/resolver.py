@@ -209,7 +209,7 @@ class Resolver:
             return Answer(name, rdtype, BUDGET)
         self._asked.take()
         qtype = dns.rdatatype.from_text(rdtype)
-        request = dns.message.make_query(qname, qtype)
+        request = dns.message.make_query(qname, qtype, use_edns=0, payload=1232)
         request.flags |= dns.flags.RD
         response = None
         status = TIMEOUT
