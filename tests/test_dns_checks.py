@@ -114,6 +114,8 @@ ZONES: dict[str, Any] = {
         f"long IN TXT {txt('v=spf1 ' + ' '.join(f'ip4:198.51.100.{i}' for i in range(30)) + ' -all')}",
         f"deep IN TXT {txt('v=spf1 ' + ' '.join(f'include:l{i}.dns.test' for i in range(6)) + ' -all')}",
         *[f"l{i} IN TXT {txt('v=spf1 a:h1.dns.test a:h2.dns.test -all')}" for i in range(6)],
+        f"incbad IN TXT {txt('v=spf1 include:badinc.dns.test -all')}",
+        f"badinc IN TXT {txt('v=spf1 bogus:term -all')}",
         f"voids IN TXT {txt('v=spf1 a:v1.dns.test a:v2.dns.test a:v3.dns.test include:_spf.relay.test -all')}",
         # DMARC variants
         f"_dmarc.reject IN TXT {txt('v=DMARC1; p=reject; rua=mailto:d@dns.test')}",
@@ -200,6 +202,7 @@ RELAY_IPS = ("127.0.0.1", "2001:db8::25")
         ("deep.dns.test", "present", {"spf.too_many_lookups"}, set()),
         ("voids.dns.test", "present", {"spf.too_many_void"}, set()),
         ("absent.dns.test", "missing", {"spf.missing"}, set()),
+        ("incbad.dns.test", "present", {"spf.syntax", "spf.relay_unknown"}, {"spf.relay_authorized"}),
         ("x.broken.test", "temperror", {"dns.temperror"}, {"spf.missing"}),
     ],
 )

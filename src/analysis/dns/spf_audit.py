@@ -8,7 +8,7 @@ string-matched, so an include chain or an ip4 range that covers the relay both c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from analysis.dns.findings import INVALID, MISSING, PRESENT, CheckResult, temperror
 from analysis.dns.resolver import Resolver
@@ -34,7 +34,7 @@ class _Walk:
     voids: int = 0
     visited: int = 0
     uses_ptr: bool = False
-    errors: list[str] | None = None
+    errors: list[str] = field(default_factory=list)
 
 
 def _literal(tokens: tuple[object, ...] | None) -> str | None:
@@ -79,7 +79,7 @@ def _follow(resolver: Resolver, domain: str, walk: _Walk, seen: set[str]) -> Non
     try:
         _walk(resolver, parse_record(records[0].decode("latin-1")), walk, seen)
     except SpfSyntaxError as exc:
-        (walk.errors if walk.errors is not None else []).append(f"{domain}: {exc}")
+        walk.errors.append(f"{domain}: {exc}")
 
 
 def audit_spf(domain: str, resolver: Resolver, relay_ips: Sequence[str] = ()) -> CheckResult:
@@ -111,7 +111,7 @@ def audit_spf(domain: str, resolver: Resolver, relay_ips: Sequence[str] = ()) ->
         code = "spf.non_ascii" if "ASCII" in str(exc) else "spf.syntax"
         res.add(code, str(exc))
         return res
-    walk = _Walk(errors=[])
+    walk = _Walk()
     _walk(resolver, record, walk, {domain.lower().rstrip(".")})
     res.data.update(lookups=walk.lookups, void_lookups=walk.voids)
     if walk.lookups > LOOKUP_LIMIT:
@@ -120,7 +120,7 @@ def audit_spf(domain: str, resolver: Resolver, relay_ips: Sequence[str] = ()) ->
         res.add("spf.many_lookups", f"{walk.lookups} DNS-querying terms (limit {LOOKUP_LIMIT})")
     if walk.voids > VOID_LIMIT:
         res.add("spf.too_many_void", f"{walk.voids} void lookups (limit {VOID_LIMIT})")
-    for err in walk.errors or []:
+    for err in walk.errors:
         res.add("spf.syntax", f"included record {err}")
     if walk.uses_ptr:
         res.add("spf.ptr", "the record (or an include) uses the ptr mechanism")
