@@ -39,7 +39,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from analysis.errors import InputError
+from analysis.errors import InputError, WorkbenchError
 from analysis.metrics import (
     DIMENSIONS,
     RATES,
@@ -54,6 +54,7 @@ from analysis.metrics import (
     volume_series,
     worst_senders,
 )
+from analysis.metrics.cache import refresh_recipient_facts, stored_is_fresh
 from analysis.stats import wilson_interval
 from analysis.store import connect
 
@@ -727,3 +728,30 @@ def test_recipient_cache_gives_the_same_answers(tmp_path: Path) -> None:
     writer = connect(path)
     assert cache_recipients(writer) is False  # a writer's data may change under a cache
     writer.close()
+
+
+def test_stored_recipient_facts_are_used_only_while_fresh(tmp_path: Path) -> None:
+    path = build_store(tmp_path / "stored.duckdb", with_complaints=True)
+    reader = connect(path, read_only=True)
+    live = rates(reader, ["sender_domain"], min_volume=5)
+    with pytest.raises(WorkbenchError, match="writable"):
+        refresh_recipient_facts(reader)
+    reader.close()
+
+    writer = connect(path)
+    assert refresh_recipient_facts(writer) == 13
+    writer.close()
+    reader = connect(path, read_only=True)
+    assert stored_is_fresh(reader)
+    assert rates(reader, ["sender_domain"], min_volume=5).equals(live)
+    reader.close()
+
+    # A reclassification changes a severity: the stored facts are stale and must not be used.
+    writer = connect(path)
+    writer.execute("UPDATE deliveries SET severity = 'hard' WHERE recipient = 'r4@outlook.com'")
+    writer.close()
+    reader = connect(path, read_only=True)
+    assert not stored_is_fresh(reader)
+    acme = rows_by(rates(reader, ["sender_domain"]), "sender_domain")["acme.example"]
+    assert (acme["hard_bounced"], acme["soft_bounced"]) == (2, 1)
+    reader.close()

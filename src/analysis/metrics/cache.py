@@ -1,13 +1,19 @@
-"""Per-connection cache of the per-recipient facts, for callers that ask many questions in a row.
+"""Caches of the per-recipient facts, the expensive start of every rate.
 
-Every rate starts from the per-recipient window over all delivery attempts (the expensive part). A
-summary or a report asks a handful of grouped questions of the same data, so it can build that table
-once as a TEMP table and reuse it. Only on read-only connections: DuckDB lets no other process write
-while a reader holds the file, so the data cannot change under the cache; a temp table dies with its
-connection.
+Every rate starts from a window over all delivery attempts. Two ways to avoid repeating it:
+
+- per connection: `cache_recipients(con)` builds the facts once as a TEMP table for a caller that asks
+  many questions in a row (summary, a report). Only on read-only connections: DuckDB lets no other
+  process write while a reader holds the file, so the data cannot change under it; it dies with the
+  connection.
+- stored: `refresh_recipient_facts(con)` (a writer, e.g. at the end of an ingest) stores the facts in
+  `recipient_facts` with a content fingerprint of their sources. Readers use the stored table only
+  while the fingerprint still matches, so a forgotten refresh costs speed, never correctness.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import duckdb
 
@@ -15,33 +21,77 @@ from analysis.errors import WorkbenchError
 from analysis.metrics import sqlfiles
 
 CACHE_TABLE = "metrics_recipient_facts"
+STORED_TABLE = "recipient_facts"
+STATE_TABLE = "recipient_facts_state"
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None) -> object:
+    return con.sql(sql, params=params).fetchall()[0][0]
 
 
 def _read_only(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.sql("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only")
+    return _scalar(con, "SELECT current_setting('access_mode')") == "read_only"
 
 
-def _cached(con: duckdb.DuckDBPyConnection) -> bool:
-    rows = con.sql(
-        "SELECT COUNT(*) FROM duckdb_tables() WHERE temporary AND table_name = $t", params={"t": CACHE_TABLE}
-    ).fetchall()
-    return bool(rows[0][0])
+def _has_table(con: duckdb.DuckDBPyConnection, name: str, *, temporary: bool) -> bool:
+    return bool(
+        _scalar(
+            con,
+            "SELECT COUNT(*) FROM duckdb_tables() WHERE temporary = $tmp AND table_name = $t",
+            {"tmp": temporary, "t": name},
+        )
+    )
+
+
+def source_stamp(con: duckdb.DuckDBPyConnection) -> str:
+    """Fingerprint of the deliveries and messages columns the recipient facts are built from."""
+    return str(_scalar(con, sqlfiles.load("duckdb/stamp")))
+
+
+def stored_is_fresh(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether recipient_facts exists and was built from exactly the current sources."""
+    if not (_has_table(con, STORED_TABLE, temporary=False) and _has_table(con, STATE_TABLE, temporary=False)):
+        return False
+    rows = con.sql(f"SELECT stamp FROM {STATE_TABLE}").fetchall()
+    return len(rows) == 1 and rows[0][0] == source_stamp(con)
+
+
+def refresh_recipient_facts(con: duckdb.DuckDBPyConnection) -> int:
+    """Rebuild recipient_facts and its fingerprint in one transaction (writers); returns its rows."""
+    if _read_only(con):
+        raise WorkbenchError("refreshing recipient facts needs a writable database connection")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {STORED_TABLE} AS {sqlfiles.render('recipients')}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {STATE_TABLE} (stamp VARCHAR NOT NULL, refreshed_at TIMESTAMPTZ NOT NULL)"
+        )
+        con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?)", [source_stamp(con), dt.datetime.now(dt.UTC)])
+        rows = int(str(_scalar(con, f"SELECT COUNT(*) FROM {STORED_TABLE}")))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return rows
 
 
 def cache_recipients(con: duckdb.DuckDBPyConnection) -> bool:
     """Build the recipient facts once for this connection; False (and nothing done) unless read-only."""
     if not _read_only(con):
         return False
-    if not _cached(con):
+    if not _has_table(con, CACHE_TABLE, temporary=True):
+        source = f"SELECT * FROM {STORED_TABLE}" if stored_is_fresh(con) else sqlfiles.render("recipients")
         try:
-            con.sql(f"CREATE TEMP TABLE {CACHE_TABLE} AS {sqlfiles.render('recipients')}")
+            con.execute(f"CREATE TEMP TABLE {CACHE_TABLE} AS {source}")
         except duckdb.Error as exc:
             raise WorkbenchError(f"cannot cache recipient facts: {str(exc).splitlines()[0]}") from None
     return True
 
 
 def recipients_slot(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The `recipients` slot: the cached table when this connection has one, else the live query."""
-    if _cached(con):
+    """The `recipients` slot: this connection's cache, else a fresh stored table, else the live query."""
+    if _has_table(con, CACHE_TABLE, temporary=True):
         return {"recipients": f"SELECT * FROM temp.{CACHE_TABLE}"}
+    if stored_is_fresh(con):
+        return {"recipients": f"SELECT * FROM {STORED_TABLE}"}
     return {}

@@ -23,15 +23,15 @@ _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 @cache
 def load(name: str) -> str:
-    """The text of sql/<name>.sql."""
-    path = resources.files("analysis.metrics").joinpath("sql", f"{name}.sql")
+    """The text of sql/<name>.sql (`name` may name a subdirectory: "duckdb/stamp")."""
+    path = resources.files("analysis.metrics").joinpath("sql", *f"{name}.sql".split("/"))
     if not path.is_file():
         raise KeyError(f"no metric SQL file {name}.sql")
     return path.read_text(encoding="utf-8")
 
 
 def names() -> list[str]:
-    """Every SQL file shipped with the metrics layer (without .sql)."""
+    """Every metric SQL file (without .sql); sql/duckdb/ holds engine-specific helpers, not metrics."""
     root = resources.files("analysis.metrics").joinpath("sql")
     return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".sql"))
 
