@@ -118,3 +118,17 @@ def test_dns_package_does_not_import_report_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", out.stdout
+
+
+def test_empty_database_gives_empty_frames_and_placeholder_figures(tmp_path: Path) -> None:
+    from analysis.dns import report
+
+    path = tmp_path / "empty.duckdb"
+    connect(path).close()
+    con = connect(path, read_only=True)
+    obs = report.stored_observations(con)
+    assert obs.is_empty() and report.severity_counts(obs) == {"ok": 0, "info": 0, "warn": 0, "error": 0}
+    assert report.stored_findings(con).is_empty()
+    assert dns_plots.history_timeline(report.history(con)).layout.annotations[0].text == "no DNS observations"
+    assert "no rows" in dns_plots.changes_table(report.changes(con)).html
+    con.close()
