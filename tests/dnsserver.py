@@ -75,6 +75,10 @@ def zone_text(origin: str, records: Iterable[str], serial: int) -> str:
     return "\n".join([*head, *records]) + "\n"
 
 
+class NSDExited(RuntimeError):
+    """NSD stopped while we waited for it (typically: the port was taken)."""
+
+
 class NSDServer:
     """One NSD process serving zones from a private directory on 127.0.0.1:port."""
 
@@ -135,7 +139,9 @@ class NSDServer:
                 self._loaded[key] = True
         if self.proc is not None and self.proc.poll() is None and names == self._zone_names:
             self.proc.send_signal(signal.SIGHUP)
-        else:
+            self._wait_live()
+            return
+        for attempt in range(3):
             self.stop()
             self._write_config(names)
             self._zone_names = names
@@ -144,7 +150,13 @@ class NSDServer:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        self._wait_live()
+            try:
+                self._wait_live()
+                return
+            except NSDExited:
+                if attempt == 2:
+                    raise
+                self.port = free_port()  # another process took the port between probe and bind
 
     def _wait_live(self, timeout: float = 10.0) -> None:
         import dns.message
@@ -156,7 +168,7 @@ class NSDServer:
         while pending:
             if self.proc is None or self.proc.poll() is not None:
                 log = (self.workdir / "nsd.log").read_text() if (self.workdir / "nsd.log").exists() else ""
-                raise RuntimeError(f"nsd exited: {log[-2000:]}")
+                raise NSDExited(f"nsd exited: {log[-2000:]}")
             zone = pending[0]
             try:
                 r = dns.query.udp(
