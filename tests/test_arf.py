@@ -36,7 +36,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         version="1.0",
         source_ip="192.0.2.89",
         reported_domain="example.ed.jp",
-        original_rcpt_to=None,
+        original_rcpt_to="redacted@example.net",  # no Original-Rcpt-To: the original's To: (redacted)
         arrival_date=T(2009, 4, 29, 0, 0, 0),
         original_mail_from="support@example.ed.jp",
     ),
@@ -106,7 +106,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         provider="microsoft",
         user_agent=None,
         original_rcpt_to="kijitora@example.com",
-        source_ip="203.0.113.245",
+        source_ip="192.0.2.222",  # from the JMRP subject "complaint about message from 192.0.2.222"
         original_mail_from="sironeko@example.com",
         arrival_date=T(2016, 4, 29, 23, 34, 45),
         message_id="0000000000fffffffff0000000000000@example.com",
@@ -474,3 +474,69 @@ def test_demo_complaints_link_to_the_captured_log(tmp_path: Path) -> None:
         ("sybil.smith252@yahoo.com", "message_id", "6960320C1B4"),
     ]
     assert quarantined == (1,)  # the plain "please stop" mail in the mbox
+
+
+SISIMAI_SCRIPT = r"""
+use strict; use warnings; use Sisimai; use JSON::PP;
+my $v = Sisimai->make($ARGV[0], 'delivered' => 1);
+my @out = map { { recipient => $_->recipient->address, reason => $_->reason, feedbacktype => $_->feedbacktype,
+                  messageid => $_->messageid, rhost => $_->rhost } } @{ $v || [] };
+print JSON::PP->new->canonical->encode(\@out), "\n";
+"""
+# Where we differ from Sisimai 4.25 on purpose:
+# - no Source-IP field: we take the IP of the original's topmost Received header (the receiver's view of
+#   the sender); Sisimai leaves it empty.
+# - no recipient anywhere: Sisimai invents undisclosed-recipient-in-headers@libsisimai.org.invalid; we keep NULL.
+EXPLAINED = {
+    "arf-02.eml": {"source_ip"},
+    "arf-14.eml": {"source_ip"},
+    "arf-11.eml": {"recipients", "source_ip"},
+    "arf-12.eml": {"recipients", "source_ip"},
+    "arf-15.eml": {"recipients"},
+}
+
+
+def _sisimai_available() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("perl") is None:
+        return False
+    return subprocess.run(["perl", "-MSisimai", "-e", "1"], capture_output=True).returncode == 0
+
+
+@pytest.mark.sisimai
+@needs_corpus
+@pytest.mark.skipif(not _sisimai_available(), reason="Debian libsisimai-perl (Sisimai) not installed")
+def test_agrees_with_sisimai(tmp_path: Path) -> None:
+    """Sisimai as an independent reader of the same 17 reports: type, Message-ID, recipients, source IP."""
+    import json
+    import subprocess
+
+    script = tmp_path / "sisimai.pl"
+    script.write_text(SISIMAI_SCRIPT)
+    disagreements: dict[str, set[str]] = {}
+    for path in sorted(ARF_DIR.glob("*.eml")):
+        out = subprocess.run(["perl", str(script), str(path)], capture_output=True, text=True, check=True)
+        theirs = json.loads(out.stdout.strip().splitlines()[-1])
+        try:
+            c = arf.parse_message(path.read_bytes())
+        except arf.NotAComplaint:
+            assert all(t["reason"] != "feedback" for t in theirs), path.name
+            continue
+        assert theirs and all(t["reason"] == "feedback" for t in theirs), path.name
+        first = theirs[0]
+        placeholder = "undisclosed-recipient-in-headers@libsisimai.org.invalid"
+        fields = {
+            "feedback_type": (c.feedback_type, first["feedbacktype"]),
+            "message_id": (c.message_id, first["messageid"] or None),
+            "recipients": (
+                c.rcpt_all,
+                [t["recipient"] for t in theirs if t["recipient"] != placeholder] or [placeholder],
+            ),
+            "source_ip": (c.source_ip, first["rhost"] or None),
+        }
+        differ = {k for k, (mine, other) in fields.items() if mine != other}
+        if differ:
+            disagreements[path.name] = differ
+    assert disagreements == EXPLAINED

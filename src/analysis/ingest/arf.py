@@ -275,7 +275,9 @@ def _from_arf(msg: Message, fb: Message, original: Message | None) -> Complaint:
         ftype = "other"
     rcpts = [a for a in (_clean_addr(str(v)) for v in fb.get_all("Original-Rcpt-To") or []) if a]
     if not rcpts and original is not None:
-        rcpts = [a for a in [_clean_addr(str(original.get("X-HmXmrOriginalRecipient") or "")) or None] if a]
+        # no Original-Rcpt-To: the original's own header names the recipient (often redacted by the FBL)
+        fallback = _clean_addr(str(original.get("X-HmXmrOriginalRecipient") or "")) or _single_to(original)
+        rcpts = [fallback] if fallback else []
     incidents_text = str(fb.get("Incidents") or "").strip()
     ua = " ".join(str(fb.get("User-Agent") or "").split()) or None
     mta = str(fb.get("Reporting-MTA") or "").strip()
@@ -321,6 +323,13 @@ def _original_arrival(original: Message) -> dt.datetime | None:
     return None
 
 
+def _single_to(original: Message) -> str | None:
+    """The original's To: address when it names exactly one recipient."""
+    addrs = email.utils.getaddresses([" ".join(str(v).split()) for v in original.get_all("To") or []])
+    found = [a for _, a in addrs if "@" in a]
+    return found[0] if len(found) == 1 else None
+
+
 def _from_jmrp(msg: Message, original: Message) -> Complaint:
     """Microsoft JMRP: no feedback-report part, the complaint is implied; fields come from the original."""
     rcpt = _clean_addr(str(original.get("X-HmXmrOriginalRecipient") or "")) or _clean_addr(
@@ -332,7 +341,8 @@ def _from_jmrp(msg: Message, original: Message) -> Complaint:
         user_agent=None,
         arrival_date=_original_arrival(original),
         received_at=parse_date(str(msg.get("Date") or "")),
-        source_ip=_first_received_ip(original),
+        # Microsoft names the sending IP in the subject ("complaint about message from 192.0.2.1")
+        source_ip=_valid_ip(str(msg.get("Subject") or "").rsplit(" ", 1)[-1]) or _first_received_ip(original),
         original_mail_from=_clean_addr(str(original.get("Return-Path") or ""))
         or _clean_addr(str(original.get("From") or "")),
         original_rcpt_to=rcpt,
