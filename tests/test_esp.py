@@ -571,3 +571,70 @@ def test_rates_work_on_esp_rows(con: duckdb.DuckDBPyConnection) -> None:
     assert row["hard_bounced"] == 6
     # complaints about delivered recipients: SES recipient@, SendGrid example@, Postmark john@
     assert row["complained"] == 3
+
+
+SISIMAI_SCRIPT = r"""
+use strict; use warnings; use Sisimai; use JSON::PP;
+my $v = Sisimai->make($ARGV[0], 'delivered' => 1);
+my @out = map { { recipient => $_->recipient->address, reason => $_->reason, softbounce => $_->softbounce,
+                  feedbacktype => $_->feedbacktype, messageid => $_->messageid } } @{ $v || [] };
+print JSON::PP->new->canonical->encode(\@out), "\n";
+"""
+
+
+def _sisimai_available() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("perl") is None:
+        return False
+    return subprocess.run(["perl", "-MSisimai", "-MJSON", "-e", "1"], capture_output=True).returncode == 0
+
+
+def _as_sns_mail(record: dict[str, Any]) -> str:
+    """How SES notifications reach a mailbox subscribed to the SNS topic: Sisimai reads them from there
+    (event-publishing records are given the notificationType name they share)."""
+    inner = dict(record)
+    inner["notificationType"] = inner.pop("eventType", inner.get("notificationType"))
+    envelope = {"Type": "Notification", "MessageId": "0000-sns", "Message": json.dumps(inner)}
+    return (
+        "From: no-reply@sns.amazonaws.com\nTo: bounces@example.com\nSubject: AWS Notification Message\n"
+        f"x-amz-sns-message-id: 0000-sns\nContent-Type: text/plain; charset=UTF-8\n\n{json.dumps(envelope)}\n--\n"
+    )
+
+
+@pytest.mark.sisimai
+@pytest.mark.skipif(not _sisimai_available(), reason="Debian libsisimai-perl (Sisimai) not installed")
+def test_ses_verdicts_agree_with_sisimai(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """Sisimai 4.25 reads SES bounce and complaint notifications too: same recipient, reason, hard/soft."""
+    import subprocess
+
+    script = tmp_path / "sisimai.pl"
+    script.write_text(SISIMAI_SCRIPT)
+    ours: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for file_id, name in enumerate(("ses_notifications.jsonl", "ses_events.jsonl"), start=1):
+        load(con, file_id, name)
+    for rcpt, reason, severity in con.execute(
+        "SELECT recipient, reason, severity FROM deliveries WHERE source = 'ses' AND status = 'bounced'"
+    ).fetchall():
+        ours[(rcpt, "bounce")] = (reason, severity)
+    for (rcpt,) in con.execute("SELECT original_rcpt_to FROM complaints WHERE source = 'ses'").fetchall():
+        ours[(rcpt, "complaint")] = ("feedback", None)
+    theirs: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for name in ("ses_notifications.jsonl", "ses_events.jsonl"):
+        for line in (DATA / name).read_text().splitlines():
+            rec = json.loads(line)
+            rec = json.loads(rec["Message"]) if rec.get("Type") == "Notification" else rec
+            if (rec.get("eventType") or rec.get("notificationType")) not in ("Bounce", "Complaint"):
+                continue
+            mail = tmp_path / "sns.eml"
+            mail.write_text(_as_sns_mail(rec))
+            out = subprocess.run(["perl", str(script), str(mail)], capture_output=True, text=True, check=True)
+            for t in json.loads(out.stdout.strip().splitlines()[-1]):
+                kind = "complaint" if t["reason"] == "feedback" else "bounce"
+                theirs[(t["recipient"], kind)] = (t["reason"], {0: "hard", 1: "soft"}.get(t["softbounce"]))
+    assert set(theirs) == set(ours) and len(ours) == 7
+    differ = {r: (ours[r], theirs[r]) for r in ours if ours[r] != theirs[r]}
+    # Sisimai 4.25 predates the "suppressed" reason (Sisimai 5) and calls an account-level suppression a
+    # soft "onhold"; SES files it as a Permanent bounce, and we keep SES's word.
+    assert differ == {("suppressed@example.com", "bounce"): (("suppressed", "hard"), ("onhold", "soft"))}
