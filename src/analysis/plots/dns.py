@@ -76,7 +76,7 @@ def findings_table(findings: pl.DataFrame, *, include_ok: bool = False, caption:
         "message": "finding",
         "fix": "fix",
     }
-    return table(df, columns, caption=caption or f"{df.height} finding(s)", max_rows=200, flag_column=None)
+    return table(df, columns, caption=caption or f"{df.height} finding(s)", max_rows=200)
 
 
 def history_timeline(
