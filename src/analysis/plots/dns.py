@@ -118,6 +118,4 @@ def changes_table(changes: pl.DataFrame, *, caption: str = "Changes between obse
         "kind": "change",
         "message": "detail",
     }
-    return table(
-        changes.sort("observed_at", descending=True), columns, caption=caption, max_rows=200, flag_column=None
-    )
+    return table(changes.sort("observed_at", descending=True), columns, caption=caption, max_rows=200)
