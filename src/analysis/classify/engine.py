@@ -20,8 +20,10 @@ NOT_BOUNCES = frozenset({"delivered", "feedback", "vacation"})
 DELIVERED_STATUSES = frozenset({"sent", "delivered", "deliverable"})
 PERMANENT_STATUSES = frozenset({"bounced", "undeliverable", "undeliverable-but-not-cached"})
 TEMPORARY_STATUSES = frozenset({"deferred", "softbounce", "expired"})
+OUTCOME_STATUSES = DELIVERED_STATUSES | {"expired"}
 
-_DSN = re.compile(r"^[245]\.[0-9]{1,3}\.[0-9]{1,3}$")
+DSN_PATTERN = r"^[245]\.[0-9]{1,3}\.[0-9]{1,3}$"  # also used as a polars (Rust regex) pattern
+_DSN = re.compile(DSN_PATTERN)
 _DSN_AFTER_CODE = re.compile(r"\b[245][0-9]{2}[ -]#?([245]\.[0-9]{1,3}\.[0-9]{1,3})(?![0-9]|\.[0-9])")
 _DSN_ANYWHERE = re.compile(r"(?<![0-9.])#?([245]\.[0-9]{1,3}\.[0-9]{1,3})(?![0-9]|\.[0-9])")
 _CODE = re.compile(r"(?:^|said: |talk to me: )([245][0-9]{2})(?=[ -]|$)")
@@ -98,6 +100,14 @@ def severity_for(reason: str | None, permanent: bool | None) -> str | None:
     return "soft"
 
 
+def status_outcome(status: str, dsn: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """Verdict of a delivered or expired attempt: the status decides and the reply text is not read."""
+    given = dsn if dsn and _DSN.match(dsn) else None
+    if status == "expired":
+        return "expired", "soft", given, None
+    return "delivered", None, given, None
+
+
 @lru_cache(maxsize=131_072)
 def classify_key(
     status: str | None,
@@ -111,10 +121,8 @@ def classify_key(
     """(reason, severity, dsn, rule id) from already-normalised inputs; the cached core."""
     ruleset = rules or default_rules()
     st = status.lower() if status else None
-    if st in DELIVERED_STATUSES or st == "expired":
-        # The outcome is the status itself; the reply text is not read (classify_frame skips it too).
-        given = dsn if dsn and _DSN.match(dsn) else None
-        return ("delivered", None, given, None) if st != "expired" else ("expired", "soft", given, None)
+    if st in OUTCOME_STATUSES:
+        return status_outcome(st, dsn)
     text = text or ""
     eff_dsn = _effective_dsn(dsn, text)
     code = reply_code if reply_code is not None else extract_reply_code(text)

@@ -87,12 +87,38 @@ def provider_for(recipient_domain: str | None, relay_host: str | None = None) ->
     return None
 
 
-def provider_frame(domains: pl.Series | pl.DataFrame, relay_hosts: pl.Series | None = None) -> pl.DataFrame:
-    """Provider per row for a Series of domains (or a frame with recipient_domain[, relay_host]).
+def _mapped(names: pl.Series, table: dict[str, str]) -> pl.Series:
+    """Suffix lookup per distinct name, mapped back onto every row."""
+    distinct = names.drop_nulls().unique().to_list()
+    mapping = pl.DataFrame(
+        {"name": distinct, "provider": [_lookup(name, table) for name in distinct]},
+        schema={"name": pl.String, "provider": pl.String},
+    )
+    rows = pl.DataFrame({"name": names})
+    return rows.join(mapping, on="name", how="left", maintain_order="left")["provider"]
 
-    Each distinct (domain, host) pair is looked up once and joined back, so millions of rows cost
-    only as much as their distinct names.
-    """
+
+def provider_series(domains: pl.Series, relay_hosts: pl.Series) -> pl.Series:
+    """`provider_for` per row, vectorised: each distinct domain and host is looked up once."""
+    domains = domains.cast(pl.String)
+    relay_hosts = relay_hosts.cast(pl.String)
+    domains = pl.select(pl.when(domains != "").then(domains)).to_series()
+    relay_hosts = pl.select(pl.when(relay_hosts != "").then(relay_hosts)).to_series()
+    table = provider_table()
+    frame = pl.DataFrame(
+        {
+            "d": _mapped(domains, table.domains),
+            "h": _mapped(relay_hosts, table.hosts),
+            "known": domains.is_not_null() | relay_hosts.is_not_null(),
+        }
+    )
+    return frame.select(
+        pl.coalesce("d", "h", pl.when("known").then(pl.lit(OTHER))).alias("provider")
+    ).to_series()
+
+
+def provider_frame(domains: pl.Series | pl.DataFrame, relay_hosts: pl.Series | None = None) -> pl.DataFrame:
+    """Provider per row for a Series of domains (or a frame with recipient_domain[, relay_host])."""
     if isinstance(domains, pl.DataFrame):
         frame = domains.select(
             pl.col("recipient_domain").cast(pl.String),
@@ -105,19 +131,4 @@ def provider_frame(domains: pl.Series | pl.DataFrame, relay_hosts: pl.Series | N
         frame = pl.DataFrame(
             {"recipient_domain": domains.cast(pl.String), "relay_host": hosts.cast(pl.String)}
         )
-    return frame.with_columns(provider=provider_expr(frame))
-
-
-def provider_expr(frame: pl.DataFrame) -> pl.Series:
-    """Provider for the recipient_domain/relay_host columns of `frame`, computed per distinct pair."""
-    pairs = frame.select("recipient_domain", "relay_host").unique()
-    looked = pairs.with_columns(
-        provider=pl.Series(
-            [provider_for(d, h) for d, h in pairs.iter_rows()],
-            dtype=pl.String,
-        )
-    )
-    joined = frame.select("recipient_domain", "relay_host").join(
-        looked, on=["recipient_domain", "relay_host"], how="left", nulls_equal=True, maintain_order="left"
-    )
-    return joined["provider"]
+    return frame.with_columns(provider=provider_series(frame["recipient_domain"], frame["relay_host"]))

@@ -66,6 +66,16 @@ class RuleSet:
     by_status: dict[str, str]
     by_class: dict[str, str]
 
+    @property
+    def providers_used(self) -> frozenset[str]:
+        """Providers some rule conditions on: any other provider classifies like no provider."""
+        return frozenset(p for r in self.rules if r.providers for p in r.providers)
+
+    @property
+    def stages_used(self) -> frozenset[str]:
+        """SMTP stages some rule conditions on (lower case)."""
+        return frozenset(s for r in self.rules if r.stages for s in r.stages)
+
 
 def _code_range(spec: str, rule_id: str) -> tuple[int, int]:
     m = _CODE_SPEC.match(spec)
