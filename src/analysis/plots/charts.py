@@ -141,7 +141,9 @@ def rate_chart(
                 annotation_text=f"{RATE_LABELS.get(rate, rate)} {level:.1%}",
                 annotation_position="top left",
             )
-    fig.update_layout(title=title, yaxis={"tickformat": ".1%", "rangemode": "tozero"}, **LAYOUT)
+    fig.update_layout(
+        title=title, yaxis={"tickformat": ".1%", "rangemode": "tozero"}, scattermode="group", **LAYOUT
+    )
     fig.update_xaxes(tickangle=-30)
     return fig
 

@@ -13,7 +13,7 @@ import polars as pl
 
 # Selectors doubled (.dw-table.dw-table) to outrank JupyterLab's `.jp-RenderedHTMLCommon td` right-alignment.
 TABLE_CSS = (
-    "<style>.dw-table.dw-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}"
+    "<style>.dw-table.dw-table{border-collapse:collapse;font-size:12.5px;margin:6px 0 14px}"
     ".dw-table.dw-table th,.dw-table.dw-table td{border-bottom:1px solid #ddd;padding:3px 7px;"
     "text-align:left;vertical-align:top}"
     ".dw-table.dw-table td{max-width:460px;overflow-wrap:anywhere}"
@@ -84,19 +84,23 @@ def table(
     intervals: Mapping[str, str] | None = None,
     caption: str = "",
     max_rows: int = 50,
-    flag_column: str | None = "flags",
+    flags: str | None = None,
+    flag_column: str = "flags",
 ) -> HtmlBlock:
     """Render a DataFrame as an escaped HTML table.
 
     `columns` maps column → header (order kept; default: all columns). `intervals` maps a rate column
-    → header and renders `rate [low, high]` from `<rate>`, `<rate>_low`, `<rate>_high`. A non-empty
-    `flag_column` cell is highlighted.
+    → header and renders `rate [low–high]` from `<rate>`, `<rate>_low`, `<rate>_high`, after the plain
+    columns. `flags` is the header of a last column showing `flag_column` (threshold breaches),
+    highlighted.
     """
     cols: list[tuple[str, str, str]] = []  # (kind, key, header)
     for key, header in (columns or {c: c for c in df.columns}).items():
         cols.append(("plain", key, header))
     for key, header in (intervals or {}).items():
         cols.append(("interval", key, header))
+    if flags is not None:
+        cols.append(("plain", flag_column, flags))
     head = "".join(f"<th>{esc(h)}</th>" for _, _, h in cols)
     body: list[str] = []
     for row in df.head(max_rows).iter_rows(named=True):

@@ -36,7 +36,8 @@ def _when(text: Any) -> str:
 
 
 def _breach_text(b: Mapping[str, Any]) -> str:
-    who = "overall" if b.get("dimension") in (None, "overall") else f"{b.get('dimension')} {b.get('value')}"
+    value = "(none)" if b.get("value") in (None, "") else b.get("value")
+    who = "overall" if b.get("dimension") in (None, "overall") else f"{b.get('dimension')} {value}"
     return (
         f"{who}: {b.get('rate')} {_pct(b.get('observed'))} (lower bound {_pct(b.get('low'))}, "
         f"n={b.get('n', 0):,}) ≥ {_pct(b.get('threshold'))} → {b.get('action')}"
