@@ -59,17 +59,23 @@ def test_committed_thin_and_without_outputs(path: Path) -> None:
         assert "def " not in cell.source and "class " not in cell.source, "logic belongs in the package"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_every_notebook_renders_on_the_small_database(path: Path, db: Path, tmp_path: Path) -> None:
+def test_every_notebook_renders_on_the_small_database(
+    path: Path, db: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if path.stem == OVERVIEW:
-        pytest.importorskip("analysis.metrics")
-    res = run_report(path.stem, db, tmp_path)
-    assert res.returncode == 0, res.stderr
-    assert (tmp_path / f"{path.stem}.html").is_file()
-    assert json.loads((tmp_path / f"{path.stem}.json").read_text())["notebook"] == path.stem
-    assert path.stem in (tmp_path / "index.html").read_text()
+        out = request.getfixturevalue("overview")  # rendered once for the checks below
+    else:
+        out = tmp_path
+        res = run_report(path.stem, db, out)
+        assert res.returncode == 0, res.stderr
+    assert (out / f"{path.stem}.html").is_file()
+    assert json.loads((out / f"{path.stem}.json").read_text())["notebook"] == path.stem
+    assert path.stem in (out / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_overview_summary_json_has_the_breach_and_not_the_tiny_sender(overview: Path) -> None:
     meta = json.loads((overview / f"{OVERVIEW}.json").read_text())
     figures = meta["figures"]
@@ -79,6 +85,7 @@ def test_overview_summary_json_has_the_breach_and_not_the_tiny_sender(overview: 
     assert meta["params"]["min_volume"] == 100
 
 
+@pytest.mark.slow
 def test_overview_written_summary_is_computed_from_the_data(overview: Path) -> None:
     page = (overview / f"{OVERVIEW}.html").read_text()
     text = re.sub(r"<[^>]+>", " ", page)
@@ -92,6 +99,7 @@ def test_overview_written_summary_is_computed_from_the_data(overview: Path) -> N
         assert section in page
 
 
+@pytest.mark.slow
 def test_overview_escapes_the_planted_reply(overview: Path) -> None:
     page = (overview / f"{OVERVIEW}.html").read_text()
     assert XSS_SCRIPT not in page and XSS_IMG not in page
@@ -101,6 +109,7 @@ def test_overview_escapes_the_planted_reply(overview: Path) -> None:
     assert PLANTED_REPLY.split()[0] in page
 
 
+@pytest.mark.slow
 def test_filters_change_the_report_and_its_name(db: Path, tmp_path: Path) -> None:
     pytest.importorskip("analysis.metrics")
     res = run_report(OVERVIEW, db, tmp_path, "-p", "sender_domain=good.example", "-p", "min_volume=50")
@@ -112,6 +121,7 @@ def test_filters_change_the_report_and_its_name(db: Path, tmp_path: Path) -> Non
     assert not [b for b in meta["figures"]["breaches"] if b["dimension"] == "sender_domain"]
 
 
+@pytest.mark.slow
 def test_overview_runs_as_an_analyst_would_without_papermill(db: Path) -> None:
     """JupyterLab: working directory notebooks/, no injected parameters, database from the environment."""
     pytest.importorskip("analysis.metrics")

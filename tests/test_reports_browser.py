@@ -20,6 +20,7 @@ from test_reports_data import XSS_IMG, XSS_SCRIPT, build_db
 
 pytestmark = [
     pytest.mark.chromium,
+    pytest.mark.slow,
     pytest.mark.skipif(not available(), reason="needs Debian chromium and websocket-client"),
 ]
 ALL_CHARTS_DRAWN = (

@@ -98,6 +98,7 @@ def test_list_shows_parameters_types_defaults_comments(nbdir: Path) -> None:
     assert "label: str = 'plain'  # shown in the report" in res.stdout
 
 
+@pytest.mark.slow
 def test_run_publish_fail_keeps_last_good_report(nbdir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     base = ["tiny", "--notebooks", str(nbdir), "--out", str(out)]
