@@ -413,6 +413,10 @@ def test_metrics(con: duckdb.DuckDBPyConnection) -> None:
         ("news.acme.example", 100, 95, 5, 0.95),
         ("globex.example", 51, 21, 30, 21 / 51),
     ]
+    assert by_domain.select("quarantined", "rejected").sum().row(0) == (
+        0,
+        0,
+    )  # every row says disposition none
     low, high = by_domain.row(1, named=True)["pass_rate_low"], by_domain.row(1, named=True)["pass_rate_high"]
     assert 0.28 < low < 21 / 51 < high < 0.56  # Wilson 95 % for 21 of 51
     by_source = metrics_dmarc.pass_rate_by_source(con)
@@ -426,6 +430,12 @@ def test_metrics(con: duckdb.DuckDBPyConnection) -> None:
     assert unknown.select("source_ip", "messages", "failed", "reporters").rows() == [
         ("198.51.100.7", 35, 35, 2),
         ("198.51.100.8", 1, 0, 1),
+    ]
+    selectors = metrics_dmarc.dkim_by_selector(con)
+    assert selectors.select("domain", "selector", "messages", "passed", "failed").rows() == [
+        ("relay.example", "r2", 151, 151, 0),  # report_xml adds a passing relay signature to every row
+        ("news.acme.example", "s1", 100, 95, 5),
+        ("globex.example", "s1", 51, 1, 50),
     ]
     # a sender the caller vouches for is not unknown; the window filters by report period
     assert metrics_dmarc.unknown_sources(con, known=["198.51.100.8"])["source_ip"].to_list() == [

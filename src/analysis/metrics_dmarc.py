@@ -1,4 +1,4 @@
-"""DMARC aggregate metrics: pass rate by header-from domain and by source, and unknown sources.
+"""DMARC aggregate metrics: pass rate by header-from domain and by source, unknown sources, DKIM selectors.
 
 "Unknown" means neither one of the relay's IPs (`inventory_relay_ips`, when the inventory is loaded) nor a
 known sender (an ESP's reported sending IP, or an address the caller names). Unknown sources that fail
@@ -116,3 +116,11 @@ def unknown_sources(
         .drop("known", "known_as")
         .sort(["failed", "messages", "source_ip"], descending=[True, True, False])
     )
+
+
+def dkim_by_selector(
+    con: duckdb.DuckDBPyConnection, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> pl.DataFrame:
+    """DKIM passes/failures per signing domain and selector, as the receivers reported them."""
+    df: pl.DataFrame = con.sql(_sql("dmarc_dkim_by_selector.sql"), params=_window(since, until)).pl()
+    return _with_rate(df)
