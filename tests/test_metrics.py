@@ -41,6 +41,7 @@ import pytest
 
 from analysis.errors import InputError, WorkbenchError
 from analysis.metrics import (
+    COUNT_COLUMNS,
     DIMENSIONS,
     RATES,
     Filters,
@@ -65,6 +66,7 @@ def ts(day: int, hh: int, mm: int) -> dt.datetime:
     return dt.datetime(2026, 11, day, hh, mm, tzinfo=UTC)
 
 
+# fmt: off
 MESSAGES = [
     # message_key, qid, first_seen, sender_domain, sasl_username, account, client_ip, expired_at
     ("h/postfix/M1/1", "M1", ts(20, 10, 0), "acme.example", "alice", "acct-a", "192.0.2.10", None),
@@ -77,277 +79,51 @@ MICROSOFT = ("microsoft", "outlook-com.olc.protection.outlook.com", "52.101.0.1"
 YAHOO = ("yahoo", "mta5.am0.yahoodns.net", "67.195.204.1")
 UNKNOWN_USER = "550 5.1.1 <{r}>: Recipient address rejected: User unknown in virtual mailbox table"
 TRY_LATER = "421 4.7.0 Try again later, closing connection."
+OK = "250 2.0.0 OK"
+M1, M2, M3, M4 = (m[0] for m in MESSAGES)
 DELIVERIES = [
     # message_key, qid, recipient, ts, status, severity, reason, dsn, reply, delay, provider/relay
-    (
-        "h/postfix/M1/1",
-        "M1",
-        "r1@gmail.com",
-        ts(20, 10, 5),
-        "sent",
-        None,
-        None,
-        "2.0.0",
-        "250 2.0.0 OK",
-        1.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M1/1",
-        "M1",
-        "r2@gmail.com",
-        ts(20, 10, 5),
-        "bounced",
-        "hard",
-        "userunknown",
-        "5.1.1",
-        UNKNOWN_USER.format(r="r2@gmail.com"),
-        1.5,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M1/1",
-        "M1",
-        "r3@outlook.com",
-        ts(20, 10, 5),
-        "deferred",
-        "soft",
-        "blocked",
-        "4.7.0",
-        TRY_LATER,
-        2.0,
-        MICROSOFT,
-    ),
-    (
-        "h/postfix/M1/1",
-        "M1",
-        "r3@outlook.com",
-        ts(20, 11, 30),
-        "sent",
-        None,
-        None,
-        "2.0.0",
-        "250 2.0.0 OK",
-        5400.0,
-        MICROSOFT,
-    ),
-    (
-        "h/postfix/M1/1",
-        "M1",
-        "r4@outlook.com",
-        ts(20, 10, 6),
-        "bounced",
-        "soft",
-        "blocked",
-        "5.7.1",
-        "550 5.7.1 Service unavailable, Client host [192.0.2.10] blocked using Spamhaus",
-        1.2,
-        MICROSOFT,
-    ),
-    (
-        "h/postfix/M2/2",
-        "M2",
-        "r5@gmail.com",
-        ts(20, 23, 50),
-        "deferred",
-        "soft",
-        "blocked",
-        "4.7.0",
-        TRY_LATER,
-        3.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M2/2",
-        "M2",
-        "r5@gmail.com",
-        ts(21, 0, 20),
-        "deferred",
-        "soft",
-        "blocked",
-        "4.7.0",
-        TRY_LATER,
-        1800.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M2/2",
-        "M2",
-        "r5@gmail.com",
-        ts(21, 1, 0),
-        "sent",
-        None,
-        None,
-        "2.0.0",
-        "250 2.0.0 OK",
-        4200.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M2/2",
-        "M2",
-        "r6@yahoo.com",
-        ts(20, 23, 55),
-        "bounced",
-        None,
-        None,
-        "5.1.1",
-        UNKNOWN_USER.format(r="r6@yahoo.com"),
-        2.5,
-        YAHOO,
-    ),
-    (
-        "h/postfix/M3/3",
-        "M3",
-        "r7@gmail.com",
-        ts(21, 8, 0),
-        "deferred",
-        "soft",
-        "blocked",
-        "4.7.0",
-        TRY_LATER,
-        1.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M3/3",
-        "M3",
-        "r7@gmail.com",
-        ts(21, 9, 0),
-        "deferred",
-        "soft",
-        "blocked",
-        "4.7.0",
-        TRY_LATER,
-        3600.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M3/3",
-        "M3",
-        "r8@gmail.com",
-        ts(21, 8, 0),
-        "deferred",
-        "soft",
-        "blocked",
-        "4.7.0",
-        TRY_LATER,
-        1.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M3/3",
-        "M3",
-        "r8@gmail.com",
-        ts(21, 10, 0),
-        "expired",
-        "soft",
-        "expired",
-        "4.4.7",
-        TRY_LATER,
-        7200.0,
-        GOOGLE,
-    ),
-    ("h/postfix/M3/3", "M3", "r9@yahoo.com", ts(21, 8, 1), "sent", None, None, "2.0.0", "250 ok", 2.0, YAHOO),
-    (
-        "h/postfix/M3/3",
-        "M3",
-        "r10@yahoo.com",
-        ts(21, 8, 2),
-        "deliverable",
-        None,
-        None,
-        "2.0.0",
-        "250 ok",
-        0.5,
-        YAHOO,
-    ),
-    (
-        "h/postfix/M4/4",
-        "M4",
-        "r11@gmail.com",
-        ts(21, 9, 0),
-        "deferred",
-        "soft",
-        "blocked",
-        "4.7.0",
-        TRY_LATER,
-        1.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M4/4",
-        "M4",
-        "r12@gmail.com",
-        ts(21, 9, 0),
-        "sent",
-        None,
-        None,
-        "2.0.0",
-        "250 2.0.0 OK",
-        3.0,
-        GOOGLE,
-    ),
-    (
-        "h/postfix/M4/4",
-        "M4",
-        "r1@gmail.com",
-        ts(21, 9, 1),
-        "sent",
-        None,
-        None,
-        "2.0.0",
-        "250 2.0.0 OK",
-        4.0,
-        GOOGLE,
-    ),
-    (None, "ZZZ", "r13@gmail.com", ts(21, 9, 30), "sent", None, None, "2.0.0", "250 2.0.0 OK", 6.0, GOOGLE),
+    (M1, "M1", "r1@gmail.com", ts(20, 10, 5), "sent", None, None, "2.0.0", OK, 1.0, GOOGLE),
+    (M1, "M1", "r2@gmail.com", ts(20, 10, 5), "bounced", "hard", "userunknown", "5.1.1",
+     UNKNOWN_USER.format(r="r2@gmail.com"), 1.5, GOOGLE),
+    (M1, "M1", "r3@outlook.com", ts(20, 10, 5), "deferred", "soft", "blocked", "4.7.0", TRY_LATER, 2.0, MICROSOFT),
+    (M1, "M1", "r3@outlook.com", ts(20, 11, 30), "sent", None, None, "2.0.0", OK, 5400.0, MICROSOFT),
+    (M1, "M1", "r4@outlook.com", ts(20, 10, 6), "bounced", "soft", "blocked", "5.7.1",
+     "550 5.7.1 Service unavailable, Client host [192.0.2.10] blocked using Spamhaus", 1.2, MICROSOFT),
+    (M2, "M2", "r5@gmail.com", ts(20, 23, 50), "deferred", "soft", "blocked", "4.7.0", TRY_LATER, 3.0, GOOGLE),
+    (M2, "M2", "r5@gmail.com", ts(21, 0, 20), "deferred", "soft", "blocked", "4.7.0", TRY_LATER, 1800.0, GOOGLE),
+    (M2, "M2", "r5@gmail.com", ts(21, 1, 0), "sent", None, None, "2.0.0", OK, 4200.0, GOOGLE),
+    (M2, "M2", "r6@yahoo.com", ts(20, 23, 55), "bounced", None, None, "5.1.1",
+     UNKNOWN_USER.format(r="r6@yahoo.com"), 2.5, YAHOO),
+    (M3, "M3", "r7@gmail.com", ts(21, 8, 0), "deferred", "soft", "blocked", "4.7.0", TRY_LATER, 1.0, GOOGLE),
+    (M3, "M3", "r7@gmail.com", ts(21, 9, 0), "deferred", "soft", "blocked", "4.7.0", TRY_LATER, 3600.0, GOOGLE),
+    (M3, "M3", "r8@gmail.com", ts(21, 8, 0), "deferred", "soft", "blocked", "4.7.0", TRY_LATER, 1.0, GOOGLE),
+    (M3, "M3", "r8@gmail.com", ts(21, 10, 0), "expired", "soft", "expired", "4.4.7", TRY_LATER, 7200.0, GOOGLE),
+    (M3, "M3", "r9@yahoo.com", ts(21, 8, 1), "sent", None, None, "2.0.0", "250 ok", 2.0, YAHOO),
+    (M3, "M3", "r10@yahoo.com", ts(21, 8, 2), "deliverable", None, None, "2.0.0", "250 ok", 0.5, YAHOO),
+    (M4, "M4", "r11@gmail.com", ts(21, 9, 0), "deferred", "soft", "blocked", "4.7.0", TRY_LATER, 1.0, GOOGLE),
+    (M4, "M4", "r12@gmail.com", ts(21, 9, 0), "sent", None, None, "2.0.0", OK, 3.0, GOOGLE),
+    (M4, "M4", "r1@gmail.com", ts(21, 9, 1), "sent", None, None, "2.0.0", OK, 4.0, GOOGLE),
+    (None, "ZZZ", "r13@gmail.com", ts(21, 9, 30), "sent", None, None, "2.0.0", OK, 6.0, GOOGLE),
 ]
 REJECTIONS = [
     # ts, action, message_key, sender, client_ip, recipient_domain, provider, dsn, reply
-    (
-        ts(20, 12, 0),
-        "reject",
-        None,
-        "x@acme.example",
-        "192.0.2.10",
-        "gmail.com",
-        "google",
-        "5.7.1",
-        "554 5.7.1 <r@gmail.com>: Relay access denied",
-    ),
-    (
-        ts(21, 9, 10),
-        "reject",
-        None,
-        "y@beta.example",
-        "192.0.2.20",
-        "yahoo.com",
-        "yahoo",
-        "5.7.1",
-        "554 5.7.1 <s@yahoo.com>: Relay access denied",
-    ),
-    (
-        ts(21, 9, 20),
-        "milter-reject",
-        "h/postfix/M4/4",
-        "y@beta.example",
-        None,
-        None,
-        None,
-        "5.7.1",
-        "5.7.1 Spam message rejected",
-    ),
+    (ts(20, 12, 0), "reject", None, "x@acme.example", "192.0.2.10", "gmail.com", "google", "5.7.1",
+     "554 5.7.1 <r@gmail.com>: Relay access denied"),
+    (ts(21, 9, 10), "reject", None, "y@beta.example", "192.0.2.20", "yahoo.com", "yahoo", "5.7.1",
+     "554 5.7.1 <s@yahoo.com>: Relay access denied"),
+    (ts(21, 9, 20), "milter-reject", M4, "y@beta.example", None, None, None, "5.7.1", "5.7.1 Spam message rejected"),
     (ts(21, 9, 30), "warning", None, "y@beta.example", "192.0.2.20", "yahoo.com", "yahoo", None, "header X"),
     (ts(21, 9, 40), "discard", None, "y@beta.example", "192.0.2.20", "yahoo.com", "yahoo", None, "discarded"),
 ]
 COMPLAINTS = [
     # message_key, original_rcpt_to, feedback_type
-    ("h/postfix/M1/1", "R1@gmail.com", "abuse"),  # names r1, in another case
-    ("h/postfix/M1/1", "r2@gmail.com", "abuse"),  # r2 bounced: not a delivered recipient, not counted
-    ("h/postfix/M4/4", None, "abuse"),  # redacted: goes to M4's first delivered recipient
+    (M1, "R1@gmail.com", "abuse"),  # names r1, in another case
+    (M1, "r2@gmail.com", "abuse"),  # r2 bounced: not a delivered recipient, not counted
+    (M4, None, "abuse"),  # redacted: goes to M4's first delivered recipient
     (None, "r13@gmail.com", "abuse"),  # unmatched: no send owns it
 ]
+# fmt: on
 COMPLAINTS_DDL = """
 CREATE TABLE IF NOT EXISTS complaints (
     complaint_id VARCHAR PRIMARY KEY, file_id BIGINT NOT NULL, record_no BIGINT NOT NULL,
@@ -417,35 +193,26 @@ def build_store(path: Path, *, with_complaints: bool) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = build_store(tmp_path_factory.mktemp("metrics") / "fixture.duckdb", with_complaints=True)
-    con = connect(path, read_only=True)
+def open_store(
+    factory: pytest.TempPathFactory, *, with_complaints: bool
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to a fresh fixture store (for module-scoped fixtures here and elsewhere)."""
+    con = connect(
+        build_store(factory.mktemp("metrics") / "fixture.duckdb", with_complaints=with_complaints),
+        read_only=True,
+    )
     yield con
     con.close()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    yield from open_store(tmp_path_factory, with_complaints=True)
 
 
 @pytest.fixture(scope="module")
 def store_without_complaints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = build_store(tmp_path_factory.mktemp("metrics") / "plain.duckdb", with_complaints=False)
-    con = connect(path, read_only=True)
-    yield con
-    con.close()
-
-
-COUNTS = (
-    "attempted",
-    "delivered",
-    "bounced",
-    "hard_bounced",
-    "soft_bounced",
-    "deferred",
-    "expired",
-    "pending",
-    "rejected",
-    "submitted",
-    "complained",
-)
+    yield from open_store(tmp_path_factory, with_complaints=False)
 
 
 def rows_by(df: pl.DataFrame, key: str) -> dict[Any, dict[str, Any]]:
@@ -462,7 +229,7 @@ BY_SENDER = {
 
 def test_counts_by_sender_domain(store: duckdb.DuckDBPyConnection) -> None:
     df = rates(store, ["sender_domain"], min_volume=5)
-    got = {k: tuple(r[c] for c in COUNTS) for k, r in rows_by(df, "sender_domain").items()}
+    got = {k: tuple(r[c] for c in COUNT_COLUMNS) for k, r in rows_by(df, "sender_domain").items()}
     assert got == BY_SENDER
     assert df["sender_domain"].to_list() == ["acme.example", "beta.example", None]  # sorted, nulls last
 

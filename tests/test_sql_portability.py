@@ -20,8 +20,7 @@ from sqlglot import exp
 
 from analysis.metrics import Filters, sqlfiles
 from analysis.metrics.filters import where_sql
-from analysis.store import connect
-from test_metrics import build_store
+from test_metrics import open_store
 
 GOLDEN = Path(__file__).parent / "golden" / "spark"
 SQL_FILES = sqlfiles.names()
@@ -121,10 +120,7 @@ def test_guards_catch_violations() -> None:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = build_store(tmp_path_factory.mktemp("portable") / "fixture.duckdb", with_complaints=True)
-    con = connect(path, read_only=True)
-    yield con
-    con.close()
+    yield from open_store(tmp_path_factory, with_complaints=True)
 
 
 # Round trip: the Spark text, read back into DuckDB by sqlglot, computes the same result on the fixture.

@@ -13,7 +13,7 @@ from analysis.metrics import sqlfiles
 from analysis.metrics.cache import cache_recipients, recipients_slot
 from analysis.metrics.filters import Filters, where_sql
 from analysis.metrics.latency import latency
-from analysis.metrics.rates import rates, worst_senders
+from analysis.metrics.rates import COUNT_COLUMNS, rates, worst_senders
 from analysis.metrics.thresholds import DEFAULT_CONFIDENCE, DEFAULT_MIN_VOLUME, RATE_DEFINITIONS, THRESHOLDS
 
 # The identities a breach is attributed to (the people who can act on it), besides the overall figure.
@@ -110,19 +110,7 @@ def summary(
         "messages": int(extent["messages"] or 0),
         "attempted": overall["attempted"],
         "delivered": overall["delivered"],
-        "counts": {
-            k: overall[k]
-            for k in (
-                "bounced",
-                "hard_bounced",
-                "soft_bounced",
-                "deferred",
-                "expired",
-                "pending",
-                "rejected",
-                "complained",
-            )
-        },
+        "counts": {k: overall[k] for k in COUNT_COLUMNS if k not in ("attempted", "delivered")},
         "rates": {
             d.name: {
                 "value": _num(overall[d.name]),
