@@ -194,3 +194,49 @@ def test_help_texts() -> None:
     for cmd in ("classify", "reclassify"):
         res = CliRunner().invoke(main, [cmd, "--help"])
         assert res.exit_code == 0 and "Usage" in res.output
+
+
+def test_reclassify_after_a_rule_change_counts_per_new_reason(tmp_path: Path) -> None:
+    """A new first rule moves exactly the rows it matches; the transaction leaves the rest alone."""
+    from importlib import resources
+
+    from analysis.classify import parse_rules
+    from analysis.classify.reclassify import reclassify
+
+    db = tmp_path / "d.duckdb"
+    _store(db)
+    base = resources.files("analysis.classify").joinpath("rules.toml").read_text(encoding="utf-8")
+    changed = parse_rules(
+        '[[rule]]\nid = "relay-is-policy"\nreason = "policyviolation"\ntext = "relay access"\n\n' + base
+    )
+    con = connect(db)
+    try:
+        reclassify(con)  # settle to the packaged rules first
+        counts = reclassify(con, changed)
+        rows = con.execute("SELECT reason FROM rejections").fetchall()
+    finally:
+        con.close()
+    assert counts.rows() == [("rejections", "policyviolation", 1)]
+    assert rows == [("policyviolation",)]
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "postfix-real.log"
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="data/samples/postfix-real.log is absent")
+def test_ingest_and_reclassify_agree(tmp_path: Path) -> None:
+    """Ingest classifies with the same rules, so reclassifying a fresh database changes nothing."""
+    db = tmp_path / "d.duckdb"
+    res = CliRunner().invoke(main, ["ingest", "--db", str(db), str(SAMPLE)])
+    assert res.exit_code == 0, res.output
+    again = CliRunner().invoke(main, ["reclassify", "--db", str(db)])
+    assert again.exit_code == 0, again.output
+    assert again.output.splitlines() == ["table\treason\tchanged", "total\t\t0"]
+    con = connect(db, read_only=True)
+    try:
+        unclassified = con.execute(
+            "SELECT count(*) FROM deliveries WHERE status <> 'sent' AND (reason IS NULL OR severity IS NULL)"
+        ).fetchone()
+    finally:
+        con.close()
+    assert unclassified == (0,)
