@@ -4,6 +4,7 @@ report runner on a database of stored observations, the plot builders, and the i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,9 @@ def test_report_renders(db: Path, tmp_path: Path) -> None:
     html = next(out.glob("dns_auth_health*.html")).read_text()
     assert "dkim.key_weak" in html and "policy_downgraded" in html
     assert "<script>alert(1)</script>" not in html  # data is escaped
+    summary = json.loads(next(out.glob("dns_auth_health*.json")).read_text())["figures"]
+    assert summary["by_severity"] == {"ok": 0, "info": 0, "warn": 2, "error": 1}  # domains=shop.test only
+    assert [b["code"] for b in summary["breaches"]] == ["spf.plus_all"]
 
 
 def test_plot_builders() -> None:

@@ -158,3 +158,19 @@ def severity_counts(obs: pl.DataFrame) -> dict[str, int]:
     for sev, n in obs.group_by("severity").len().iter_rows():
         counts[str(sev)] = int(n)
     return counts
+
+
+def summary_figures(obs: pl.DataFrame, findings: pl.DataFrame) -> dict[str, object]:
+    """Key figures for the report's JSON summary: counts by severity, and every error as a breach."""
+    errors = findings.filter(pl.col("severity") == "error")
+    return {
+        "subjects": obs["subject"].n_unique(),
+        "checks": obs.height,
+        "by_severity": severity_counts(obs),
+        "temperror": obs.filter(pl.col("state") == "temperror").height,
+        "listed": obs.filter(pl.col("state") == "listed")["subject"].to_list(),
+        "breaches": [
+            {"subject": r["subject"], "check": r["check_name"], "code": r["code"], "message": r["message"]}
+            for r in errors.iter_rows(named=True)
+        ],
+    }
