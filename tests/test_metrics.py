@@ -522,3 +522,21 @@ def test_stored_recipient_facts_are_used_only_while_fresh(tmp_path: Path) -> Non
     acme = rows_by(rates(reader, ["sender_domain"]), "sender_domain")["acme.example"]
     assert (acme["hard_bounced"], acme["soft_bounced"]) == (2, 1)
     reader.close()
+
+
+def test_outcomes_agree_with_the_store_view(store: duckdb.DuckDBPyConnection) -> None:
+    # The store's recipient_outcomes view applies the same last-attempt rule independently.
+    view = dict(
+        store.sql(
+            "SELECT final_status, COUNT(*) FROM recipient_outcomes "
+            "WHERE final_status NOT IN ('deliverable', 'undeliverable', 'dropped') GROUP BY final_status"
+        ).fetchall()
+    )
+    row = rates(store, []).row(0, named=True)
+    assert view == {"sent": row["delivered"], "bounced": row["bounced"], "expired": row["expired"],
+                    "pending": row["pending"]}  # fmt: skip
+
+
+def test_hour_filter_takes_a_timestamp(store: duckdb.DuckDBPyConnection) -> None:
+    row = rates(store, [], Filters(where={"hour": "2026-11-20T10:00"})).row(0, named=True)
+    assert (row["attempted"], row["delivered"]) == (4, 2)  # r1..r4 of M1; r1 and r3 delivered
