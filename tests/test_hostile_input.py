@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 from analysis.errors import InputError
-from analysis.ingest import safeio
+from analysis.ingest import dmarc, safeio
 from analysis.ingest.evidence import load_evidence_file
 from analysis.store import connect
 
@@ -238,3 +238,25 @@ def test_dmarc_mail_with_broken_attachment(con: duckdb.DuckDBPyConnection) -> No
         b'Content-Type: application/zip; name="r.zip"\nContent-Transfer-Encoding: base64\n\nUEsDBAoAAAAAAP\n--b--\n'
     )
     assert "truncated or corrupt zip" in refused(con, eml, "dmarc", "r.eml")
+
+
+def test_deep_nesting_is_refused_cleanly(con: duckdb.DuckDBPyConnection) -> None:
+    """Parsers that recurse (json, the email package) meet input nested deeper than the stack."""
+    deep_json = b"[" * 100_000 + b"]" * 100_000
+    res = load_evidence_file(
+        con, 1, deep_json + b"\n" + b'{"RecordType": "Open"}', "postmark", name="deep.jsonl"
+    )
+    assert (res.records_read, res.records_quarantined) == (2, 2)
+    reasons = [r for (r,) in con.execute("SELECT reason FROM quarantine ORDER BY line_no").fetchall()]
+    assert reasons[0] == "JSON nested too deeply"
+    con.execute("DELETE FROM quarantine")
+    nested = b'Content-Type: multipart/report; report-type=feedback-report; boundary="b0"\n\n' + b"".join(
+        b'--b%d\nContent-Type: multipart/mixed; boundary="b%d"\n\n' % (i, i + 1) for i in range(3000)
+    )
+    assert "nested too deeply" in refused(con, nested, "arf", "deep.eml")
+    assert "nested too deeply" in refused(
+        con, nested.replace(b"report; report-type=feedback-report", b"mixed"), "dmarc", "deep.eml"
+    )
+    deep_xml = REPORT.replace(b"</feedback>", b"<x>" * 50_000 + b"</x>" * 50_000 + b"</feedback>")
+    (rep,) = dmarc.read_reports(deep_xml, "deep.xml")  # expat and ElementTree build it without recursing
+    assert rep.rows[0].count == 1

@@ -232,15 +232,17 @@ def parse_message(raw: bytes) -> Complaint:
     """One complaint from one message; NotAComplaint for readable non-reports, InputError for broken MIME."""
     if not raw.strip():
         raise NotAComplaint("empty message")
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    fatal = [d for d in msg.defects if isinstance(d, _FATAL_DEFECTS)]
-    for part in msg.walk():
-        fatal.extend(d for d in part.defects if isinstance(d, _FATAL_DEFECTS))
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        parts = list(msg.walk())
+    except RecursionError:  # the parser recurses once per nested multipart
+        raise InputError("wrong MIME structure: multiparts nested too deeply") from None
+    fatal = [d for p in parts for d in p.defects if isinstance(d, _FATAL_DEFECTS)]
     if fatal:
         raise InputError(f"wrong MIME structure: {type(fatal[0]).__name__} in {msg.get_content_type()}")
     report_part: Message | None = None
     original: Message | None = None
-    for part in msg.walk():
+    for part in parts:
         ctype = part.get_content_type()
         if ctype == "message/feedback-report" and report_part is None:
             report_part = part

@@ -202,7 +202,7 @@ def parse_xml(data: bytes, what: str = "report") -> DmarcReport:
         try:
             rows.append(_row(no, rec))
         except ValueError as exc:
-            bad.append(BadRecord(no, str(exc), ET.tostring(rec, encoding="unicode")[:4096]))
+            bad.append(BadRecord(no, str(exc), _xml_text(rec)))
     return DmarcReport(
         org_name=_text(meta, "org_name") or "",
         email=_text(meta, "email"),
@@ -227,6 +227,14 @@ def parse_xml(data: bytes, what: str = "report") -> DmarcReport:
         rows=rows,
         bad=bad,
     )
+
+
+def _xml_text(el: ET.Element) -> str:
+    """A record's XML for the quarantine, capped; serialising recurses, so absurd nesting is cut short."""
+    try:
+        return ET.tostring(el, encoding="unicode")[:4096]
+    except RecursionError:
+        return f"<{_local(el.tag)}> nested too deeply to show"
 
 
 def _row(no: int, rec: ET.Element) -> DmarcRow:
@@ -280,10 +288,14 @@ def _looks_xml(data: bytes) -> bool:
 
 def _attachments(data: bytes, what: str) -> Iterator[tuple[str, bytes]]:
     """Decoded attachments of a report mail that can hold a report (zip, gzip, xml)."""
-    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    try:
+        msg = email.message_from_bytes(data, policy=email.policy.compat32)
+        parts = list(msg.walk())
+    except RecursionError:  # the parser recurses once per nested multipart
+        raise InputError(f"{what}: wrong MIME structure: multiparts nested too deeply") from None
     if not msg.keys():
         raise InputError(f"{what}: neither XML, an archive nor a mail message")
-    for part in msg.walk():
+    for part in parts:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()

@@ -94,6 +94,8 @@ def split_records(data: bytes, what: str) -> Iterator[tuple[int, Any]]:
         raise InputError(f"{what}: empty file, no ESP events in it")
     try:
         whole = json.loads(text)
+    except RecursionError:  # nesting deeper than the interpreter's stack: read it line by line instead
+        whole = None
     except json.JSONDecodeError:
         whole = None
         stripped = text.lstrip()
@@ -112,6 +114,10 @@ def split_records(data: bytes, what: str) -> Iterator[tuple[int, Any]]:
         except json.JSONDecodeError as exc:
             no += 1
             yield no, BadRecord(no, f"invalid JSON ({exc.msg} at column {exc.colno})", line[:RAW_CAP])
+            continue
+        except RecursionError:
+            no += 1
+            yield no, BadRecord(no, "JSON nested too deeply", line[:RAW_CAP])
             continue
         for item in obj if isinstance(obj, list) else [obj]:
             no += 1
@@ -585,10 +591,13 @@ def parse_records(data: bytes, source: str, what: str) -> Iterator[tuple[int, li
             continue
         try:
             events = parse(item)
+            whole = json.dumps(item, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        except RecursionError:
+            yield no, BadRecord(no, f"{source}: JSON nested too deeply", "")
+            continue
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             yield no, BadRecord(no, f"{source}: {exc}", _dump(item))
             continue
-        whole = json.dumps(item, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
         for ev in events:
             ev.raw_json = whole[:RAW_CAP]
             ev.event_key = hashlib.sha256(
