@@ -74,6 +74,15 @@ def test_every_rule_is_exercised_by_the_table() -> None:
         # notaccept is hard only with 5xx
         ({"status": None, "reply": "554 5.3.2 System not accepting network messages"}, "notaccept", "hard"),
         ({"status": None, "reply": "421 4.3.2 System not accepting network messages"}, "notaccept", "soft"),
+        # a 5xx refusal at connect/HELO in words no rule knows: the client was refused
+        (
+            {"status": "bounced", "reply": "host mx[192.0.2.1] refused to talk to me: 554 go away"},
+            "blocked",
+            "soft",
+        ),
+        ({"status": "bounced", "smtp_stage": "EHLO", "reply": "550 go away"}, "blocked", "soft"),
+        ({"status": "bounced", "smtp_stage": "RCPT", "reply": "550 go away"}, "undefined", "soft"),
+        ({"status": "deferred", "smtp_stage": "CONNECT", "reply": "421 go away"}, "undefined", "soft"),
         # nothing at all → nothing
         ({"status": None, "reply": None}, None, None),
         ({"status": None, "reply": ""}, None, None),
@@ -98,6 +107,24 @@ def test_status_code_and_severity_logic(
     args.update(kwargs)
     got = classify_reply(**args)  # type: ignore[arg-type]
     assert (got.reason, got.severity) == (reason, severity)
+
+
+@pytest.mark.parametrize(
+    ("text", "stage"),
+    [
+        ("host x[192.0.2.1] said: 550 5.1.1 nope (in reply to RCPT TO command)", "rcpt to"),
+        ("host x[192.0.2.1] said: 554 5.7.1 spam (in reply to end of DATA command)", "end of data"),
+        ("host x[192.0.2.1] refused to talk to me: 554 5.7.1 go away", "connect"),
+        ("lost connection with x[192.0.2.1] while receiving the initial server greeting", "connect"),
+        ("lost connection with x[192.0.2.1] while sending MAIL FROM", "mail from"),
+        ("conversation with x[192.0.2.1] timed out while performing the EHLO handshake", "ehlo"),
+        ("550 5.1.1 nope", None),
+    ],
+)
+def test_stage_extraction(text: str, stage: str | None) -> None:
+    from analysis.classify.engine import extract_stage
+
+    assert extract_stage(text) == stage
 
 
 def test_provider_specific_rule_needs_the_provider() -> None:

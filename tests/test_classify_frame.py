@@ -96,6 +96,10 @@ def _rows() -> list[dict[str, object]]:
             {"smtp_stage": "RCPT TO"},
             {"dsn": "4.7.1", "reply_code": 450, "smtp_stage": "MAIL FROM"},
             {"dsn": ""},
+            {"smtp_stage": "CONNECT", "reply_code": 554},
+            {"smtp_stage": "  "},
+            {"smtp_stage": "RCPT"},
+            {"smtp_stage": "end of DATA"},
         ]
     )
     for i, (_reason, _sev, status, domain, text) in enumerate(REPLIES):

@@ -28,6 +28,17 @@ _DSN_AFTER_CODE = re.compile(r"\b[245][0-9]{2}[ -]#?([245]\.[0-9]{1,3}\.[0-9]{1,
 _DSN_ANYWHERE = re.compile(r"(?<![0-9.])#?([245]\.[0-9]{1,3}\.[0-9]{1,3})(?![0-9]|\.[0-9])")
 _CODE = re.compile(r"(?:^|said: |talk to me: )([245][0-9]{2})(?=[ -]|$)")
 _STAGE = re.compile(r"\(in reply to (.+?) command\)", re.IGNORECASE)
+_STAGE_WHILE = re.compile(
+    r"(refused to talk to me|initial server greeting)|while (?:sending|performing the) (.+?)(?: handshake)?$",
+    re.IGNORECASE,
+)
+# Stage names as Postfix's smtpd/cleanup logs them, mapped to the client-side names the rules use.
+STAGE_ALIASES = {
+    "rcpt": "rcpt to",
+    "mail": "mail from",
+    "end-of-message": "end of data",
+    "message": "end of data",
+}
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,25 @@ def extract_reply_code(text: str | None) -> int | None:
 
 
 def extract_stage(text: str | None) -> str | None:
-    """The SMTP command a Postfix reply answered: `(in reply to RCPT TO command)` → `rcpt to`."""
+    """The SMTP stage a Postfix text names: `(in reply to RCPT TO command)` → `rcpt to`, a refused
+    greeting → `connect`, `lost connection ... while sending MAIL FROM` → `mail from`."""
     if not text:
         return None
     m = _STAGE.search(text)
-    return m.group(1).lower() if m else None
+    if m:
+        return m.group(1).lower()
+    w = _STAGE_WHILE.search(text)
+    if w is None:
+        return None
+    return "connect" if w.group(1) else w.group(2).lower()
+
+
+def normalize_stage(stage: str | None) -> str | None:
+    """Lower-case stage with smtpd's short names (RCPT, MAIL, END-OF-MESSAGE) mapped to the rules' names."""
+    if not stage:
+        return None
+    low = stage.strip().lower()
+    return STAGE_ALIASES.get(low, low) or None
 
 
 def _effective_dsn(given: str | None, text: str) -> str | None:
@@ -128,7 +153,7 @@ def classify_key(
     code = reply_code if reply_code is not None else extract_reply_code(text)
     if st is None and not text and eff_dsn is None and code is None:
         return None, None, None, None
-    stage = (smtp_stage or extract_stage(text) or "").lower() or None
+    stage = normalize_stage(smtp_stage) or extract_stage(text)
     reason = rule_id = None
     for rule in ruleset.rules:
         if rule.matches(text, eff_dsn, code, stage, provider):

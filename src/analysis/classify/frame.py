@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from analysis.classify.engine import DSN_PATTERN, OUTCOME_STATUSES, classify_key, status_outcome
+from analysis.classify.engine import (
+    DSN_PATTERN,
+    OUTCOME_STATUSES,
+    STAGE_ALIASES,
+    classify_key,
+    status_outcome,
+)
 from analysis.classify.normalize import normalize_reply_expr
 from analysis.classify.providers import provider_series
 from analysis.classify.rules import RuleSet, default_rules
@@ -57,9 +63,11 @@ def _reply_rows(work: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
     replies = work.select("reply").unique().with_columns(_norm=normalize_reply_expr(pl.col("reply")))
     work = work.join(replies, on="reply", how="left", nulls_equal=True, maintain_order="left")
     stages, providers = rules.stages_used, rules.providers_used
-    stage = pl.col("smtp_stage").str.to_lowercase()
+    # A given stage no rule uses becomes "other" (not None: None would make the engine read the text).
+    stripped = pl.col("smtp_stage").str.strip_chars().str.to_lowercase()
+    stage = pl.when(stripped != "").then(stripped).replace(STAGE_ALIASES)
     work = work.with_columns(
-        _stage=pl.when(stage.is_in(list(stages))).then(stage) if stages else pl.lit(None, pl.String),
+        _stage=pl.when(stage.is_in(list(stages))).then(stage).when(stage.is_not_null()).then(pl.lit("other")),
         _prov=pl.when(pl.col("provider").is_in(list(providers))).then(pl.col("provider"))
         if providers
         else pl.lit(None, pl.String),
