@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -540,3 +541,12 @@ def test_outcomes_agree_with_the_store_view(store: duckdb.DuckDBPyConnection) ->
 def test_hour_filter_takes_a_timestamp(store: duckdb.DuckDBPyConnection) -> None:
     row = rates(store, [], Filters(where={"hour": "2026-11-20T10:00"})).row(0, named=True)
     assert (row["attempted"], row["delivered"]) == (4, 2)  # r1..r4 of M1; r1 and r3 delivered
+
+
+def test_filters_are_values() -> None:
+    a = Filters(since=dt.datetime(2026, 11, 20), where={"provider": "google"})
+    b = Filters(since=ts(20, 0, 0), where={"provider": "google"})
+    assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
+    assert pickle.loads(pickle.dumps(a)) == a
+    with pytest.raises(TypeError):
+        a.where["provider"] = "yahoo"  # type: ignore[index]

@@ -67,6 +67,13 @@ class Filters:
         object.__setattr__(self, "until", until)
         object.__setattr__(self, "where", MappingProxyType(where))
 
+    def __hash__(self) -> int:
+        return hash((self.since, self.until, tuple(sorted(self.where.items()))))
+
+    def __reduce__(self) -> tuple[type[Filters], tuple[Any, ...]]:
+        # the read-only mapping does not pickle; rebuild from a plain dict
+        return (Filters, (self.since, self.until, dict(self.where)))
+
     def dimensions(self) -> frozenset[str]:
         """The dimensions this filter constrains."""
         return frozenset(self.where)
