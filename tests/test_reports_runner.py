@@ -118,12 +118,15 @@ def test_run_publish_fail_keeps_last_good_report(nbdir: Path, tmp_path: Path) ->
     assert page.count("plotly.js v") == 1, "plotly.js must be inlined exactly once"
     assert '<script src="http' not in page and "cdn.jsdelivr.net/npm/mathjax" not in page
 
-    # A second report with an HTML-looking parameter: its own file, listed first, escaped in the index.
-    ok2 = report([*base, "-p", "label=<img src=x onerror=alert(1)>"])
+    # A second report, notebook only, with an HTML-looking parameter: its own files, listed first, escaped.
+    ok2 = report([*base, "-p", "label=<img src=x onerror=alert(1)>", "--format", "ipynb"])
     assert ok2.returncode == 0, ok2.stderr
+    second_files = sorted(p.suffix for p in out.glob("tiny__label-*"))
+    assert second_files == [".ipynb", ".json"]
     index = (out / "index.html").read_text()
     assert "<img src=x" not in index and "&lt;img src=x onerror=alert(1)&gt;" in index
-    first, second = index.index("tiny__label-"), index.index("tiny__x-5.html")
+    first, second = index.index('href="tiny__label-'), index.index('href="tiny__x-5.html"')
+    assert index[first:].startswith('href="tiny__label-') and ".ipynb" in index[first:second]
     assert first < second, "index must list the newest report first"
 
     # The same report failing: exit 1, the failing cell named, the published files untouched.

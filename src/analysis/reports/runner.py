@@ -170,6 +170,16 @@ def _execute(path: Path, out_path: Path, values: Mapping[str, Any], cwd: Path) -
     return result
 
 
+def _keep_failed(executed: Path, out_dir: Path, stem: str) -> Path | None:
+    """Copy a failed run's partial notebook to OUT/failed/ for debugging; None if papermill saved none."""
+    if not executed.exists():
+        return None
+    kept = out_dir / "failed" / f"{stem}.ipynb"
+    kept.parent.mkdir(exist_ok=True)
+    shutil.copyfile(executed, kept)
+    return kept
+
+
 def run_report(
     name: str,
     assignments: list[str] | None = None,
@@ -196,21 +206,12 @@ def run_report(
         try:
             nb = _execute(path, executed_path, run_values, directory.resolve())
         except Exception as exc:
-            failed_dir = out_dir / "failed"
-            failed_dir.mkdir(exist_ok=True)
-            kept: Path | None = failed_dir / f"{stem}.ipynb"
-            if executed_path.exists() and kept is not None:
-                shutil.copyfile(executed_path, kept)
-            else:
-                kept = None
-            raise WorkbenchError(_failure_message(name, exc, kept)) from None
+            raise WorkbenchError(_failure_message(name, exc, _keep_failed(executed_path, out_dir, stem))) from None
         figures = summary_io.extract(nb)
         summary_io.strip(nb)
         defaults = {p.name: p.default for p in spec}
         shown = ", ".join(f"{k}={v}" for k, v in given.items() if k != "db" and v != defaults.get(k))
         title = f"{_title(nb, name)} ({shown})" if shown else _title(nb, name)
-        html_tmp = work / f"{stem}.html"
-        html_tmp.write_text(to_html(nb, title=title), encoding="utf-8")
         meta = {
             "notebook": name,
             "report": f"{stem}.html" if fmt != "ipynb" else f"{stem}.ipynb",
@@ -218,7 +219,7 @@ def run_report(
             "params": {p.name: run_values.get(p.name, p.default) for p in spec},
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.monotonic() - started, 2),
-            **(figures or {"figures": None}),
+            "figures": (figures or {}).get("figures"),
         }
         html_final = ipynb_final = None
         if fmt in ("ipynb", "both"):
@@ -226,6 +227,8 @@ def run_report(
             nbformat.write(nb, str(work / "export.ipynb"))  # type: ignore[no-untyped-call]
             (work / "export.ipynb").replace(ipynb_final)
         if fmt in ("html", "both"):
+            html_tmp = work / f"{stem}.html"
+            html_tmp.write_text(to_html(nb, title=title), encoding="utf-8")
             html_final = out_dir / f"{stem}.html"
             html_tmp.replace(html_final)
         summary_path = out_dir / f"{stem}.json"
