@@ -205,20 +205,21 @@ def main(argv: list[str] | None = None) -> int:
                 if first.rc != 0:
                     failures.append(f"ingest rc={first.rc}: {first.stderr.strip()[-300:]}")
                     do_ingest = False
-                    continue
-                walls["ingest"].append(first.wall)
-                if first.peak_rss:
-                    rss["ingest"].append(first.peak_rss)
-                if mismatches is None:
-                    mismatches = compare_totals(db, truth)
-                again = timed(cmd, stdout_to_null=True)
-                if again.rc != 0:
-                    failures.append(f"re-ingest rc={again.rc}: {again.stderr.strip()[-300:]}")
-                walls["reingest"].append(again.wall)
-                if again.peak_rss:
-                    rss["reingest"].append(again.peak_rss)
-                if args.keep_db and rep == args.repeat - 1:
-                    shutil.copy(db, OUT / f"postfix-{args.lines}-s{args.seed}.duckdb")
+                else:
+                    walls["ingest"].append(first.wall)
+                if do_ingest:
+                    if first.peak_rss:
+                        rss["ingest"].append(first.peak_rss)
+                    if mismatches is None:
+                        mismatches = compare_totals(db, truth)
+                    again = timed(cmd, stdout_to_null=True)
+                    if again.rc != 0:
+                        failures.append(f"re-ingest rc={again.rc}: {again.stderr.strip()[-300:]}")
+                    walls["reingest"].append(again.wall)
+                    if again.peak_rss:
+                        rss["reingest"].append(again.peak_rss)
+                    if args.keep_db and rep == args.repeat - 1:
+                        shutil.copy(db, OUT / f"postfix-{args.lines}-s{args.seed}.duckdb")
         print(
             f"repeat {rep + 1}/{args.repeat}: "
             + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items() if v)
