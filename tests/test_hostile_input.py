@@ -191,6 +191,19 @@ def test_encrypted_and_crowded_zips() -> None:
 
 def test_esp_invalid_utf8_and_bomb(con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "invalid UTF-8 at byte 12" in refused(con, b'[{"event": "\xff"}]', "sendgrid", "sg.json")
+    # in JSON lines only the line that carries it is lost (quarantined with its bytes escaped)
+    good = b'{"event": "delivered", "timestamp": 1513299569, "email": "a@example.com", "sg_message_id": "m1"}'
+    res = load_evidence_file(
+        con, 1, good + b'\n{"event": "\xff"}\n' + good.replace(b"m1", b"m2"), "sendgrid", name="sg.jsonl"
+    )
+    assert (res.records_read, res.records_parsed, res.records_quarantined) == (3, 2, 1)
+    assert con.execute("SELECT line_no, reason, raw FROM quarantine").fetchall() == [
+        (2, "invalid UTF-8 at byte 11 of the line", '{"event": "\\xff"}')
+    ]
+    con.execute("DELETE FROM quarantine")
+    con.execute("DELETE FROM esp_events")
+    con.execute("DELETE FROM deliveries")
+    con.execute("DELETE FROM messages")
     monkeypatch.setattr(safeio, "DEFAULT_LIMIT", 1_000_000)
     bomb = gzip.compress(b"[" + b" " * 5_000_000 + b"]")
     assert "exceeds" in refused(con, bomb, "sendgrid", "sg.json.gz")

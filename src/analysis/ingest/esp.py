@@ -83,34 +83,41 @@ class BadRecord:
 def split_records(data: bytes, what: str) -> Iterator[tuple[int, Any]]:
     """(record number, decoded JSON or BadRecord): a whole-file array/object, else JSON lines.
 
-    Lines may themselves be arrays (a webhook body per line); their elements are numbered in turn.
+    Lines may themselves be arrays (a webhook body per line); their elements are numbered in turn. Invalid
+    UTF-8 refuses a one-document file, but costs a JSON-lines export only the lines that carry it.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what}: invalid UTF-8 at byte {exc.start} (0x{data[exc.start]:02x})") from None
-    text = text.lstrip("\ufeff")
-    if not text.strip():
+    raw_lines = [line for line in data.lstrip(b"\xef\xbb\xbf").splitlines() if line.strip()]
+    if not raw_lines:
         raise InputError(f"{what}: empty file, no ESP events in it")
     try:
-        whole = json.loads(text)
-    except RecursionError:  # nesting deeper than the interpreter's stack: read it line by line instead
-        whole = None
-    except json.JSONDecodeError:
-        whole = None
-        stripped = text.lstrip()
-        if stripped.startswith("[") and "\n" not in stripped.rstrip():
-            raise InputError(f"{what}: invalid JSON array") from None
+        text: str | None = data.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        if len(raw_lines) == 1:
+            raise InputError(f"{what}: invalid UTF-8 at byte {exc.start} (0x{data[exc.start]:02x})") from None
+        text = None
+    whole: Any = None
+    if text is not None:
+        try:
+            whole = json.loads(text)
+        except RecursionError:  # nesting deeper than the interpreter's stack: read it line by line instead
+            whole = None
+        except json.JSONDecodeError:
+            if len(raw_lines) == 1 and text.lstrip().startswith("["):
+                raise InputError(f"{what}: invalid JSON array") from None
     if whole is not None:
         items = whole if isinstance(whole, list) else [whole]
         yield from enumerate(items, start=1)
         return
     no = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
+    for raw in raw_lines:
         try:
+            line = raw.decode("utf-8")
             obj = json.loads(line)
+        except UnicodeDecodeError as exc:
+            no += 1
+            reason = f"invalid UTF-8 at byte {exc.start} of the line"
+            yield no, BadRecord(no, reason, raw.decode("utf-8", "backslashreplace")[:RAW_CAP])
+            continue
         except json.JSONDecodeError as exc:
             no += 1
             yield no, BadRecord(no, f"invalid JSON ({exc.msg} at column {exc.colno})", line[:RAW_CAP])
