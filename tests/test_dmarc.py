@@ -312,6 +312,7 @@ def test_store_and_duplicates(con: duckdb.DuckDBPyConnection) -> None:
     first = ingest(con, 1, CONTAINERS[0][1])
     assert first.tables["dmarc_reports"] == 1 and first.tables["dmarc_records"] == 1
     assert first.tables["dmarc_auth_results"] == 3
+    assert (first.first_ts, first.last_ts) == (T(2026, 11, 22), T(2026, 11, 22, 23, 59, 59))
     # the same report again, zipped and mailed to a second rua address: stored once
     again = ingest(con, 2, CONTAINERS[3][1], "report.eml")
     assert again.tables["dmarc_reports"] == 0 and again.tables["dmarc_duplicate_reports"] == 1

@@ -461,6 +461,10 @@ def test_resent_webhook_events_are_stored_once(con: duckdb.DuckDBPyConnection) -
     body = json.loads((DATA / "sendgrid_events.json").read_text())[:3]
     again = load(con, 2, "sendgrid_events.json", json.dumps(body).encode())
     assert first.tables["esp_events"] == 11
+    assert (first.first_ts, first.last_ts) == (
+        T(2017, 12, 15, 0, 59, 29, tzinfo=UTC),
+        T(2017, 12, 15, 0, 59, 34, tzinfo=UTC),
+    )
     assert again.records_parsed == 3
     assert again.tables["esp_events"] == 0
     assert again.tables["esp_duplicate_events"] == 3

@@ -8,6 +8,7 @@ report row by row costs seconds.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,9 +38,17 @@ class LoadResult:
     records_parsed: int = 0
     records_quarantined: int = 0
     tables: dict[str, int] = field(default_factory=dict)
+    first_ts: dt.datetime | None = None  # the span of time the file's records speak about
+    last_ts: dt.datetime | None = None
 
     def add(self, table: str, n: int) -> None:
         self.tables[table] = self.tables.get(table, 0) + n
+
+    def saw(self, *times: dt.datetime | None) -> None:
+        for t in times:
+            if t is not None:
+                self.first_ts = t if self.first_ts is None else min(self.first_ts, t)
+                self.last_ts = t if self.last_ts is None else max(self.last_ts, t)
 
 
 def sql(name: str) -> str:
@@ -145,6 +154,7 @@ def _load_arf(
         # (an .eml and an mbox, a Maildir copy) is one complaint
         cid = _hash("arf", hashlib.sha256(raw.replace(b"\r\n", b"\n").strip()).hexdigest())
         rows.append(_complaint_row(complaint, cid=cid, file_id=file_id, record_no=record_no))
+        result.saw(complaint.arrival_date, complaint.received_at)
     result.records_parsed += len(rows)
     # the same message re-read (a grown mbox passed again): stored once
     known = _known_keys(con, "complaints", "complaint_id", [r["complaint_id"] for r in rows])
@@ -267,6 +277,7 @@ def _load_dmarc(
             continue
         seen.add(key)
         report, recs, au = _dmarc_rows(rep, key, file_id)
+        result.saw(rep.begin, rep.end)
         reports.append(report)
         records.extend(recs)
         auths.extend(au)
@@ -475,6 +486,7 @@ def _load_esp(
             seen.add(ev.event_key)
             event_no += 1
             events.append(_esp_event_row(ev, file_id, event_no, record_no))
+            result.saw(ev.event_time)
             _merge_message(messages, ev)
             if ev.status is not None:
                 deliveries.append(_delivery_row(ev, file_id, event_no))
