@@ -2,30 +2,35 @@
 """Run a real, private Postfix on loopback and capture the log it writes.
 
 Why: parsers tested only against hand-written lines learn our assumptions, not Postfix's. This harness
-makes Postfix 3.x produce every shape we care about (SASL submission, pickup, relay-access rejects,
-cleanup header actions, hard/soft/DATA rejects from receivers, dead hosts that expire, a second
-instance with a non-default syslog name, next-hop "queued as" links) and keeps the exact bytes.
+makes Postfix 3.7 produce every shape we care about (SASL submission, pickup, relay-access and
+postscreen rejects, cleanup header actions, hard/soft/DATA rejects from receivers, a dead host whose
+mail expires, the smtp/relay/lmtp/local/pipe/error/discard agents, a second instance with a
+non-default syslog name, "queued as" next-hop links) and keeps the exact bytes Postfix wrote.
 
-Layout of one run (everything under a fresh temp dir, everything on 127.0.0.1):
+Layout of one run (a fresh temp dir; every socket on 127.0.0.1):
 
     SASL apps ──submission──┐
     sendmail (pickup) ──────┤
-    inbound / spam ──port25─┤
+    inbound / spam ──port25─┤        botnet ──► postscreen (denylists everyone)
                             ▼
                       "postfix"  (relay1.example, short queue IDs)
                        │   │  transport_maps
-            Microsoft  │   └──────────► smtp-sink receivers: accept / 550 at RCPT (x2) /
-            domains    ▼                4xx then accept / reject DATA / reject end of DATA / dead port
+            Microsoft  │   ├──► smtp-sink receivers: accept / 550 at RCPT (x2) / 451 then accept /
+            domains    │   │    reject DATA / reject end of DATA / LMTP store / a port nobody listens on
+                       │   └──► local (aliases → /dev/null), pipe (bounce processor), error, discard
+                       ▼
                       "postfix-out" (out1.example, long queue IDs) ──► the same receivers;
-                                  NDRs go back to "postfix" port 25
+                                  mail for our own domains (NDRs) goes back to "postfix" port 25
 
 Both instances append to one `maillog_file` (postlogd opens it O_APPEND and writes a line per write),
 so lines interleave exactly as they happened, as in a syslog file. No syslog daemon is involved.
+Nothing can leave the machine: every domain is routed by transport_maps, default_transport is
+`error`, and DNS is off for the SMTP client.
 
 Run as root (Postfix must start its master and switch to the `postfix` user):
 
     python scripts/postfix_harness.py --out data/samples/postfix-real.log            # ~2 minutes
-    python scripts/postfix_harness.py --out /tmp/short.log --scenario short          # ~30 seconds
+    python scripts/postfix_harness.py --out /tmp/short.log --scenario short          # ~20 seconds
 """
 
 from __future__ import annotations
@@ -106,25 +111,36 @@ ACCOUNTS: tuple[Account, ...] = (
         "ws-114.initech.example", "Thunderbird/115.4",
     ),
 )
-ACCOUNT_BY_NAME = {a.username: a for a in ACCOUNTS}
 
 # Recipient fates. Provider-like names are fine as RECIPIENT domains: transport_maps send every one of
 # them to a loopback smtp-sink, and default_transport is `error`, so nothing can leave the machine.
-ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, DEAD, RETIRED = (
-    "accept", "hard_google", "hard_generic", "greylist", "data_reject", "eod_reject", "dead", "retired",
+ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, DEAD, LMTP = (
+    "accept", "hard_google", "hard_generic", "greylist", "data_reject", "eod_reject", "dead", "lmtp",
 )
+SINK_FATES = (ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, LMTP)
+# Fates handled inside Postfix by its error(8) and discard(8) agents (nexthop text is their reply).
+RETIRED, SUPPRESSED = "retired", "suppressed"
+AGENT_NEXTHOP = {
+    RETIRED: "error:5.1.2 this domain no longer accepts mail",
+    SUPPRESSED: "discard:recipient is on the suppression list",
+}
 DOMAIN_FATES: dict[str, str] = {
     "gmail.com": ACCEPT, "googlemail.com": ACCEPT, "yahoo.com": ACCEPT, "aol.com": ACCEPT,
     "icloud.com": ACCEPT, "comcast.net": ACCEPT, "orange.fr": ACCEPT, "contoso.example": ACCEPT,
-    "outlook.com": ACCEPT, "hotmail.com": ACCEPT, "live.com": GREYLIST,
+    "outlook.com": ACCEPT, "hotmail.com": ACCEPT, "live.com": GREYLIST, "msn.com": DEAD,
     "gmx.de": GREYLIST, "web.de": GREYLIST,
     "fabrikam.example": DEAD,
     "retired-brand.example": RETIRED,
+    "donotmail.example": SUPPRESSED,
 }
 # Handed by "postfix" to "postfix-out" (a separate outbound pool, as relays do for Microsoft).
-OUT_POOL_DOMAINS = ("outlook.com", "hotmail.com", "live.com")
-# Customer domains "postfix" relays inbound mail for (and where NDRs to our senders go).
+OUT_POOL_DOMAINS = ("outlook.com", "hotmail.com", "live.com", "msn.com")
+# Customer domains "postfix" relays inbound mail for (and where NDRs to our senders go), each with
+# its own delivery agent: acme's bounces feed a pipe(8) "bounce processor", initech's mail store
+# speaks LMTP, globex gets plain SMTP through the `relay` transport.
 RELAY_DOMAINS = ("news.acme.example", "globex.example", "initech.example")
+BOUNCE_PROCESSOR = "bounceproc"
+LOCAL_ALIASES = {"root": "/dev/null", "cron": "/dev/null", "postmaster": "root", "backup": "/dev/null"}
 VIRTUAL_ALIASES: dict[str, tuple[str, ...]] = {
     "sales@initech.example": ("bill.lumbergh@initech.example", "peter.gibbons@initech.example"),
     "support@globex.example": ("helpdesk@globex.example",),
@@ -141,8 +157,13 @@ COVERAGE_FATES: dict[str, str] = {
     "kunde@gmx.de": GREYLIST,
     "jan.novak@live.com": GREYLIST,  # deferred by postfix-out, which pflogsumm does not read
     "accounts@fabrikam.example": DEAD,
+    "old.friend@msn.com": DEAD,  # expires in postfix-out, where pflogsumm cannot see it
 }
-COVERAGE_RECIPIENTS = (*COVERAGE_FATES, '"john smith"@contoso.example', "support@globex.example")
+COVERAGE_RECIPIENTS = (*COVERAGE_FATES, '"john smith"@contoso.example', "support@globex.example",
+                       "former.customer@donotmail.example")
+# Local scripts (sendmail → pickup): a bare local name (local(8) via aliases) and a retired domain
+# (smtpd refuses that at RCPT time, so only pickup mail reaches the error(8) agent).
+COVERAGE_PICKUP = ("root", "info@retired-brand.example")
 
 FIRST = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
          "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "wendy", "yusuf")
@@ -168,6 +189,7 @@ class Scenario:
     pickup_messages: int
     inbound_messages: int
     relay_attempts: int
+    postscreen_attempts: int
     unknown_relay_recipients: int
     auth_failures: int
     sender_mismatches: int
@@ -181,23 +203,26 @@ class Scenario:
     wait_for_expiry: bool
     queue_lifetime_s: int
     pause_s: float  # mean pause between sessions, spreads the traffic over time
+    greylist_s: float  # greylisting ends this long after injection starts (or when it ends, if sooner)
     time_limit_s: float
 
 
 SCENARIOS: dict[str, Scenario] = {
     "full": Scenario(
         name="full", seed=20261122, acme_messages=170, globex_messages=90, initech_messages=40,
-        pickup_messages=20, inbound_messages=24, relay_attempts=12, unknown_relay_recipients=4,
+        pickup_messages=20, inbound_messages=24, relay_attempts=12, postscreen_attempts=6,
+        unknown_relay_recipients=4,
         auth_failures=4, sender_mismatches=3, unauth_submissions=3, non_fqdn_senders=3,
         header_rejects=3, header_holds=3, header_warns=5, header_discards=2, null_senders=3,
-        wait_for_expiry=True, queue_lifetime_s=60, pause_s=0.35, time_limit_s=420.0,
+        wait_for_expiry=True, queue_lifetime_s=60, pause_s=0.35, greylist_s=25.0, time_limit_s=420.0,
     ),
     "short": Scenario(
         name="short", seed=7, acme_messages=12, globex_messages=8, initech_messages=5,
-        pickup_messages=3, inbound_messages=3, relay_attempts=2, unknown_relay_recipients=1,
+        pickup_messages=3, inbound_messages=3, relay_attempts=2, postscreen_attempts=1,
+        unknown_relay_recipients=1,
         auth_failures=1, sender_mismatches=1, unauth_submissions=1, non_fqdn_senders=1,
         header_rejects=1, header_holds=2, header_warns=1, header_discards=1, null_senders=1,
-        wait_for_expiry=False, queue_lifetime_s=60, pause_s=0.05, time_limit_s=60.0,
+        wait_for_expiry=False, queue_lifetime_s=60, pause_s=0.05, greylist_s=1e9, time_limit_s=60.0,
     ),
 }
 
@@ -290,10 +315,12 @@ SINK_FLAGS: dict[str, list[str]] = {
     GREYLIST: ["-r", "rcpt", "-b", "451 4.7.1 Greylisted, please try again later"],
     DATA_REJECT: ["-f", "data", "-B", "550 5.7.1 Message refused by local policy (IP reputation)"],
     EOD_REJECT: ["-f", ".", "-B", "554 5.7.1 Message content rejected as spam (score 9.2)"],
+    LMTP: ["-L"],
 }
 SINK_GREETING = {
     ACCEPT: "mx.receiver.test", HARD_GOOGLE: "mx.google-like.test", HARD_GENERIC: "mx.mailbox.test",
     GREYLIST: "mx.greylist.test", DATA_REJECT: "mx.policy.test", EOD_REJECT: "mx.filter.test",
+    LMTP: "store.initech.example",
 }
 
 
@@ -395,6 +422,8 @@ verify    unix  -       -       n       -       1       verify
 flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
 smtp      unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
+local     unix  -       n       n       -       -       local
 relay     unix  -       -       n       -       -       smtp
   -o syslog_name={syslog_name}/$service_name
 showq     unix  n       -       n       -       -       showq
@@ -442,25 +471,31 @@ def common_settings(inst: Instance, scenario: Scenario, workdir: Path) -> dict[s
     }
 
 
-def transport_table(ports: dict[str, int], *, to_out_pool: int | None, return_path_port: int | None,
-                    per_address: dict[str, str], relay_service: str) -> str:
-    """texthash transport_maps: per-address entries first (Postfix looks those up before domains)."""
-    def nexthop(fate: str, service: str = "smtp") -> str:
-        if fate == RETIRED:
-            return "error:5.1.2 this domain no longer accepts mail"
-        return f"{service}:[{LOOPBACK}]:{ports[fate]}"
+def _nexthop(fate: str, ports: dict[str, int]) -> str:
+    return AGENT_NEXTHOP.get(fate) or f"smtp:[{LOOPBACK}]:{ports[fate]}"
 
-    lines = [f"{addr}\t{nexthop(fate)}" for addr, fate in sorted(per_address.items())]
+
+def main_transport(ports: dict[str, int], per_address: dict[str, str]) -> str:
+    """texthash transport_maps of "postfix". Per-address keys win over domain keys in Postfix."""
+    lines = [f"{a}\t{_nexthop(f, ports)}" for a, f in sorted(per_address.items())
+             if a.split("@")[1] not in OUT_POOL_DOMAINS]
     for domain, fate in DOMAIN_FATES.items():
-        if to_out_pool is not None and domain in OUT_POOL_DOMAINS:
-            lines.append(f"{domain}\tsmtp:[{LOOPBACK}]:{to_out_pool}")
-        else:
-            lines.append(f"{domain}\t{nexthop(fate)}")
-    for domain in (*RELAY_DOMAINS, MAIN_HOSTNAME, OUT_HOSTNAME):
-        if return_path_port is not None:
-            lines.append(f"{domain}\t{relay_service}:[{LOOPBACK}]:{return_path_port}")
-        else:
-            lines.append(f"{domain}\t{relay_service}:[{LOOPBACK}]:{ports[ACCEPT]}")
+        hop = f"smtp:[{LOOPBACK}]:{ports['out_smtpd']}" if domain in OUT_POOL_DOMAINS else _nexthop(fate, ports)
+        lines.append(f"{domain}\t{hop}")
+    lines += [
+        f"news.acme.example\t{BOUNCE_PROCESSOR}:",
+        f"globex.example\trelay:[{LOOPBACK}]:{ports[ACCEPT]}",
+        f"initech.example\tlmtp:inet:{LOOPBACK}:{ports[LMTP]}",
+    ]  # MAIN_HOSTNAME is in mydestination: local(8) delivers it through LOCAL_ALIASES
+    return "\n".join(lines) + "\n"
+
+
+def out_transport(ports: dict[str, int], per_address: dict[str, str]) -> str:
+    """texthash transport_maps of "postfix-out": receivers, and mail for our own domains back to postfix."""
+    lines = [f"{a}\t{_nexthop(f, ports)}" for a, f in sorted(per_address.items())
+             if a.split("@")[1] in OUT_POOL_DOMAINS]
+    lines += [f"{d}\t{_nexthop(f, ports)}" for d, f in DOMAIN_FATES.items()]
+    lines += [f"{d}\tsmtp:[{LOOPBACK}]:{ports['main_smtpd']}" for d in (*RELAY_DOMAINS, MAIN_HOSTNAME)]
     return "\n".join(lines) + "\n"
 
 
@@ -496,6 +531,10 @@ def write_main_instance(inst: Instance, scenario: Scenario, workdir: Path, ports
     settings = common_settings(inst, scenario, workdir)
     settings.update({
         "myhostname": MAIN_HOSTNAME,
+        "mydestination": MAIN_HOSTNAME,
+        "local_transport": "local",
+        "alias_maps": f"texthash:{etc}/aliases",
+        "mail_spool_directory": str(inst.root / "mail"),
         "mynetworks": MAIN_MYNETWORKS,
         "relay_domains": ", ".join(RELAY_DOMAINS),
         "relay_recipient_maps": f"texthash:{etc}/relay_recipients",
@@ -511,6 +550,9 @@ def write_main_instance(inst: Instance, scenario: Scenario, workdir: Path, ports
         "smtpd_sasl_local_domain": "",
         "smtpd_sasl_auth_enable": "no",
         "smtpd_sender_login_maps": f"texthash:{etc}/sender_logins",
+        # Keep connections to receivers open between messages (conn_use=N in the log), as relays do
+        # for big providers, not only under a backlog. Postfix matches the bare host, no [] or port.
+        "smtp_connection_cache_destinations": LOOPBACK,
         "delay_warning_time": "30s" if scenario.wait_for_expiry else "0h",
         "bounce_template_file": str(etc / "bounce.cf"),
     })
@@ -524,12 +566,22 @@ def write_main_instance(inst: Instance, scenario: Scenario, workdir: Path, ports
         "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject\n"
         "  -o smtpd_sender_restrictions=reject_sender_login_mismatch\n"
         "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n"
+        # A second MX-style listener behind postscreen whose access list blocks everyone: the
+        # "botnet" clients sent there get postscreen's own NOQUEUE rejects.
+        f"{LOOPBACK}:{ports['postscreen']} inet n - n - 1 postscreen\n"
+        "  -o postscreen_access_list=static:reject\n"
+        "  -o postscreen_blacklist_action=enforce\n"
+        "  -o postscreen_greet_wait=1s\n"
+        "smtpd     pass  -       -       n       -       -       smtpd\n"
+        f"{BOUNCE_PROCESSOR} unix - n n - - pipe\n"
+        "  flags=R user=nobody argv=/bin/true\n"
         + MASTER_BASE.replace("{syslog_name}", "postfix")
     )
-    (etc / "transport").write_text(transport_table(
-        ports, to_out_pool=ports["out_smtpd"], return_path_port=None,
-        per_address={a: f for a, f in per_address.items() if a.split("@")[1] not in OUT_POOL_DOMAINS},
-        relay_service="relay"))
+    (etc / "aliases").write_text("".join(f"{k}\t{v}\n" for k, v in LOCAL_ALIASES.items()))  # texthash: no colon
+    spool = inst.root / "mail"  # should an alias ever miss, local(8) writes here, never to /var/mail
+    spool.mkdir()
+    spool.chmod(0o1777)
+    (etc / "transport").write_text(main_transport(ports, per_address))
     (etc / "virtual").write_text("".join(f"{k}\t{', '.join(v)}\n" for k, v in VIRTUAL_ALIASES.items()))
     (etc / "relay_recipients").write_text("".join(f"{r}\tOK\n" for r in sorted(set(relay_recipients))))
     (etc / "header_checks").write_text(HEADER_CHECKS)
@@ -563,10 +615,7 @@ def write_out_instance(inst: Instance, scenario: Scenario, workdir: Path, ports:
     (inst.etc / "master.cf").write_text(
         f"{LOOPBACK}:{ports['out_smtpd']} inet n - n - - smtpd\n"
         + MASTER_BASE.replace("{syslog_name}", "postfix-out"))
-    (inst.etc / "transport").write_text(transport_table(
-        ports, to_out_pool=None, return_path_port=ports["main_smtpd"],
-        per_address={a: f for a, f in per_address.items() if a.split("@")[1] in OUT_POOL_DOMAINS},
-        relay_service="smtp"))
+    (inst.etc / "transport").write_text(out_transport(ports, per_address))
 
 
 def prepare_instance(root: Path, name: str, maillog: Path) -> Instance:
@@ -607,7 +656,7 @@ class Traffic:
         weights = {"gmail.com": 30, "yahoo.com": 10, "outlook.com": 10, "hotmail.com": 8, "live.com": 3,
                    "aol.com": 3, "icloud.com": 5, "comcast.net": 3, "orange.fr": 3, "googlemail.com": 2,
                    "gmx.de": 4, "web.de": 3, "contoso.example": 4, "fabrikam.example": 3,
-                   "retired-brand.example": 1}
+                   "retired-brand.example": 1, "msn.com": 1}
         for domain, weight in weights.items():
             for _ in range(weight * 3):
                 local = f"{rng.choice(FIRST)}.{rng.choice(LAST)}{rng.randrange(1, 999)}"
@@ -645,8 +694,10 @@ def render(mail: Mail, rng: random.Random) -> bytes:
     msg["X-Mailer"] = mail.mailer
     words = ("deliverability", "invoice", "meeting", "newsletter", "offer", "report", "update", "welcome")
     body: list[str] = []
-    while sum(len(x) + 1 for x in body) < mail.size:
+    length = 0
+    while length < mail.size:  # sizes vary, so qmgr's size= and pflogsumm's bytes mean something
         body.append(" ".join(rng.choice(words) for _ in range(12)))
+        length += len(body[-1]) + 1
     msg.set_content("\n".join(body) + "\n")
     return msg.as_bytes()
 
@@ -716,6 +767,15 @@ class Injector:
             for mail in mails:
                 self.transact(smtp, mail)
 
+    def postscreen(self, mails: Sequence[Mail], helo: str) -> None:
+        """A blocked client: postscreen's dummy SMTP engine answers, rejects RCPT, may hang up."""
+        try:
+            with self.session(self.ports["postscreen"], helo) as smtp:
+                for mail in mails:
+                    self.transact(smtp, mail)
+        except (smtplib.SMTPException, OSError):
+            self.bump("postscreen_dropped")
+
     def sendmail(self, mail: Mail) -> None:
         env = dict(os.environ, MAIL_CONFIG=str(self.main.etc))
         argv = [SENDMAIL, "-C", str(self.main.etc), "-f", mail.sender or "<>", "-i", "--", *mail.recipients]
@@ -774,6 +834,9 @@ def plan(scenario: Scenario, traffic: Traffic, inj: Injector) -> list[Callable[[
                             "no-reply@globex.example")
         steps.append(partial(inj.submit, globex, [mail]) if i % 2 == 0 else partial(inj.sendmail, mail))
     # Local cron and scripts submitting with sendmail (pickup).
+    for target in COVERAGE_PICKUP:
+        steps.append(partial(inj.sendmail, traffic.mail("backup@initech.example", [target], "backup report", 1200,
+                                                        "cron")))
     for _ in range(scenario.pickup_messages):
         sender = rng.choice(("cron@relay1.example", "root@relay1.example", "backup@initech.example"))
         rcpt = rng.choice((["ops@contoso.example"], traffic.recipients(1, 1)))
@@ -781,8 +844,9 @@ def plan(scenario: Scenario, traffic: Traffic, inj: Injector) -> list[Callable[[
                             "cron")
         steps.append(partial(inj.sendmail, mail))
     # Inbound mail for the customer domains on port 25, incl. virtual aliases (orig_to).
-    inbound_rcpts = ["sales@initech.example", "support@globex.example", "peter.gibbons@initech.example",
-                     "billing@globex.example", "abuse@news.acme.example"]
+    # The first three reach the three inbound agents (lmtp, pipe, relay) even in the short scenario.
+    inbound_rcpts = ["sales@initech.example", "abuse@news.acme.example", "support@globex.example",
+                     "peter.gibbons@initech.example", "billing@globex.example"]
     for i in range(scenario.inbound_messages):
         mail = traffic.mail(f"{rng.choice(FIRST)}@{rng.choice(('customers.test', 'contoso.example'))}",
                             [inbound_rcpts[i % len(inbound_rcpts)]], "Question about my order",
@@ -792,6 +856,10 @@ def plan(scenario: Scenario, traffic: Traffic, inj: Injector) -> list[Callable[[
         mail = traffic.mail("someone@contoso.example", [f"former.employee{i}@initech.example"], "hello", 500, "x")
         steps.append(partial(inj.port25, [mail], "mail.contoso.example"))
     # Unauthenticated relay attempts from "the internet" (127.0.0.1 is not in mynetworks).
+    for i in range(scenario.postscreen_attempts):
+        mail = traffic.mail(f"bulk{i}@botnet-sender.test", ["peter.gibbons@initech.example"], "Re: invoice", 800,
+                            "x")
+        steps.append(partial(inj.postscreen, [mail], f"host-{i}.dyn.botnet.test"))
     for i in range(scenario.relay_attempts):
         mail = traffic.mail(f"promo{i}@spam-sender.test", traffic.recipients(1, 2), "You won", 700, "x")
         steps.append(partial(inj.port25, [mail], "dsl-187-45.broadband.test"))
@@ -817,8 +885,7 @@ def plan(scenario: Scenario, traffic: Traffic, inj: Injector) -> list[Callable[[
 # The run
 # --------------------------------------------------------------------------------------------------
 
-PORT_NAMES = ("main_smtpd", "submission", "out_smtpd", ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST,
-              DATA_REJECT, EOD_REJECT, DEAD)
+PORT_NAMES = ("main_smtpd", "submission", "out_smtpd", "postscreen", *SINK_FATES, DEAD)
 
 
 def _recipient_domain(entry: dict[str, object]) -> set[str]:
@@ -852,6 +919,13 @@ def wait_until(predicate: Callable[[], bool], deadline: float, what: str) -> Non
         time.sleep(1.0)
 
 
+def lift_greylisting(sinks: Sinks, instances: Sequence[Instance]) -> None:
+    sinks.stop(GREYLIST)
+    sinks.start(GREYLIST, flags_of=ACCEPT)
+    for inst in instances:
+        inst.flush()
+
+
 def run(scenario: Scenario | str, out: Path, *, workdir: Path | None = None, keep: bool = False,
         log: Callable[[str], None] = lambda s: None) -> RunResult:
     """Run one scenario end to end and copy the captured log to `out`."""
@@ -874,7 +948,7 @@ def run(scenario: Scenario | str, out: Path, *, workdir: Path | None = None, kee
     sinks = Sinks(ports)
     inj = Injector(ports, main, traffic.rng)
     try:
-        for fate in (ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT):
+        for fate in SINK_FATES:
             sinks.start(fate)
         log(f"sinks up on {ports}")
         # `postfix start` returns once master has bound its listeners (master -w), so no probing:
@@ -883,9 +957,17 @@ def run(scenario: Scenario | str, out: Path, *, workdir: Path | None = None, kee
         main.postfix("start")
         steps = plan(sc, traffic, inj)
         log(f"injecting {len(steps)} sessions")
+        injecting_since = time.monotonic()
+        greylisting = True
         for step in steps:
             step()
             time.sleep(traffic.rng.expovariate(1 / sc.pause_s) if sc.pause_s else 0)
+            if greylisting and time.monotonic() - injecting_since >= sc.greylist_s:
+                # Greylisting ends well inside the queue lifetime, so soft-rejected mail is delivered
+                # (not expired): restart that receiver accepting, then flush both queues.
+                lift_greylisting(sinks, (main, outi))
+                greylisting = False
+                log("greylisting lifted, queues flushed")
         log(f"injected: {inj.counts}")
         # Administrative actions on held mail: release one, delete one, leave the rest on hold.
         held = [e for e in main.queue_entries() if e.get("queue_name") == "hold"]
@@ -893,15 +975,12 @@ def run(scenario: Scenario | str, out: Path, *, workdir: Path | None = None, kee
             main.postsuper("-H", str(held[0]["queue_id"]))
         if len(held) > 2:
             main.postsuper("-d", str(held[1]["queue_id"]))
-        # Greylisting ends: restart that receiver accepting, then flush both queues.
-        time.sleep(3 if sc.wait_for_expiry else 1)
-        sinks.stop(GREYLIST)
-        sinks.start(GREYLIST, flags_of=ACCEPT)
+        if greylisting:
+            time.sleep(1)
+            lift_greylisting(sinks, (main, outi))
+            log("greylisting lifted, queues flushed")
         if sc.wait_for_expiry:
-            main.postfix("reload")
-        main.flush()
-        outi.flush()
-        log("greylisting lifted, queues flushed")
+            main.postfix("reload")  # as an operator would after a change; master logs it
         wait_until(lambda: settled((main, outi), allow_dead=not sc.wait_for_expiry), deadline,
                    "the queues to drain" + (" (dead-host mail to expire)" if sc.wait_for_expiry else ""))
         time.sleep(1.5)  # let the last delivery agents log and exit
