@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.classify import REASONS, classify_reply, default_rules, parse_rules
+from analysis.classify import REASONS, default_rules, parse_rules
 from analysis.classify.engine import extract_dsn, extract_reply_code
-from test_classify_support import load_replies
+from test_classify_support import bare, load_replies
 
 REPLIES = load_replies()
 
@@ -21,33 +21,15 @@ def test_table_is_large_and_uses_known_reasons() -> None:
 def test_reply_table(
     reason: str, severity: str | None, status: str | None, domain: str | None, text: str
 ) -> None:
-    got = classify_reply(
-        dsn=None,
-        reply_code=None,
-        reply=text,
-        smtp_stage=None,
-        status=status,
-        relay_host=None,
-        recipient_domain=domain,
-    )
+    got = bare(text, status=status, recipient_domain=domain)
     assert (got.reason, got.severity) == (reason, severity), f"rule {got.rule} on {text!r}"
 
 
 def test_every_rule_is_exercised_by_the_table() -> None:
     """A rule no real text reaches is dead weight or a typo in its regex."""
-    fired = set()
-    for _reason, _sev, status, domain, text in REPLIES:
-        fired.add(
-            classify_reply(
-                dsn=None,
-                reply_code=None,
-                reply=text,
-                smtp_stage=None,
-                status=status,
-                relay_host=None,
-                recipient_domain=domain,
-            ).rule
-        )
+    fired = {
+        bare(text, status=status, recipient_domain=domain).rule for _r, _s, status, domain, text in REPLIES
+    }
     unused = [r.id for r in default_rules().rules if r.id not in fired]
     assert len(unused) <= len(default_rules().rules) // 4, f"rules no text reaches: {unused}"
 
@@ -95,17 +77,8 @@ def test_every_rule_is_exercised_by_the_table() -> None:
 def test_status_code_and_severity_logic(
     kwargs: dict[str, object], reason: str | None, severity: str | None
 ) -> None:
-    args: dict[str, object] = {
-        "dsn": None,
-        "reply_code": None,
-        "reply": None,
-        "smtp_stage": None,
-        "status": None,
-        "relay_host": None,
-        "recipient_domain": None,
-    }
-    args.update(kwargs)
-    got = classify_reply(**args)  # type: ignore[arg-type]
+    given = dict(kwargs)
+    got = bare(given.pop("reply"), **given)  # type: ignore[arg-type]
     assert (got.reason, got.severity) == (reason, severity)
 
 
@@ -129,24 +102,10 @@ def test_stage_extraction(text: str, stage: str | None) -> None:
 
 def test_provider_specific_rule_needs_the_provider() -> None:
     text = "421 4.7.0 Try again later, closing connection. (EHLO) a1si123.9 - gsmtp"
-    google = classify_reply(
-        dsn=None,
-        reply_code=None,
-        reply=text,
-        smtp_stage=None,
-        status="deferred",
-        relay_host="gmail-smtp-in.l.google.com",
-        recipient_domain="example.org",
+    google = bare(
+        text, status="deferred", relay_host="gmail-smtp-in.l.google.com", recipient_domain="example.org"
     )
-    other = classify_reply(
-        dsn=None,
-        reply_code=None,
-        reply=text,
-        smtp_stage=None,
-        status="deferred",
-        relay_host="mx.example.org",
-        recipient_domain="example.org",
-    )
+    other = bare(text, status="deferred", relay_host="mx.example.org", recipient_domain="example.org")
     assert (google.provider, google.reason, google.rule) == ("google", "blocked", "google-try-later-closing")
     assert other.provider == "other" and other.rule != "google-try-later-closing"
 
@@ -194,14 +153,5 @@ def test_rule_table_validation(doc: str, message: str) -> None:
 def test_changed_rule_table_changes_the_verdict() -> None:
     """The engine follows whatever table it is given (what reclassify relies on)."""
     rules = parse_rules('[[rule]]\nid = "all-spam"\nreason = "spamdetected"\ntext = "unknown"\n')
-    got = classify_reply(
-        dsn=None,
-        reply_code=None,
-        reply="550 5.1.1 User unknown",
-        smtp_stage=None,
-        status="bounced",
-        relay_host=None,
-        recipient_domain=None,
-        rules=rules,
-    )
+    got = bare("550 5.1.1 User unknown", status="bounced", rules=rules)
     assert (got.reason, got.severity, got.rule) == ("spamdetected", "soft", "all-spam")

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.classify import classify_reply
 from analysis.classify.lines import parse_line
-from test_classify_support import GROK, grok_lines, load_replies
+from test_classify_support import GROK, bare, grok_lines, load_replies
 
 pytestmark = pytest.mark.sisimai
 
@@ -96,15 +95,7 @@ def comparison() -> list[tuple[str, str | None, str, str, str, bool]]:
     out = []
     for text, answer in zip(texts, answers, strict=True):
         reason, dsn, softhard, byword = answer.split("\t")
-        ours = classify_reply(
-            dsn=None,
-            reply_code=None,
-            reply=text,
-            smtp_stage=None,
-            status=None,
-            relay_host=None,
-            recipient_domain=None,
-        ).reason
+        ours = bare(text).reason
         out.append((text, ours, reason, dsn, softhard, byword == "1"))
     return out
 
@@ -193,15 +184,7 @@ def test_hard_soft_agrees_where_reasons_agree(
     for text, ours, sis, _d, softhard, _b in comparison:
         if ours != sis or not softhard:
             continue
-        got = classify_reply(
-            dsn=None,
-            reply_code=None,
-            reply=text,
-            smtp_stage=None,
-            status=None,
-            relay_host=None,
-            recipient_domain=None,
-        )
+        got = bare(text)
         if got.severity == softhard:
             continue
         code = extract_reply_code(normalize_reply(text))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analysis.classify import Classification, classify_reply
+
 DATA = Path(__file__).parent / "data" / "classify"
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 GROK = CORPORA / "postfix-grok"
@@ -37,3 +39,12 @@ def grok_lines() -> list[str]:
         if "status=" in data or " said: " in data or "reject: " in data:
             out.append(data)
     return out
+
+
+def bare(reply: str | None, **given: object) -> Classification:
+    """classify_reply with every input absent except the reply and what the caller gives."""
+    args: dict[str, object] = dict.fromkeys(
+        ("dsn", "reply_code", "smtp_stage", "status", "relay_host", "recipient_domain")
+    )
+    args.update(given)
+    return classify_reply(reply=reply, **args)  # type: ignore[arg-type]
