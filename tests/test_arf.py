@@ -247,6 +247,9 @@ def test_mbox_split_and_unquote() -> None:
     )
     parts = list(arf.split_mbox(mbox))
     assert [n for n, _ in parts] == [1, 2]
+    assert [p[:6] for _, p in parts] == [b"From: "] * 2  # the "From " separator lines are dropped
+    crlf = list(arf.split_mbox(mbox.replace(b"\n", b"\r\n")))
+    assert [p.replace(b"\r\n", b"\n") for _, p in crlf] == [p for _, p in parts]
     assert [arf.parse_message(p).original_rcpt_to for _, p in parts] == ["a@gmail.com", "b@yahoo.com"]
     assert b"\nFrom the desk\n" in parts[1][1]
 
@@ -427,10 +430,16 @@ def test_public_samples_into_store(con: duckdb.DuckDBPyConnection) -> None:
 def test_same_report_in_two_mailboxes_is_one_complaint(con: duckdb.DuckDBPyConnection) -> None:
     report = build_arf()
     ingest(con, 1, report, "copy.eml")
-    mbox = b"From x Sun Nov 22 05:10:00 2026\n" + report.replace(b"\r\n", b"\n") + b"\n"
-    res = ingest(con, 2, mbox, "inbox.mbox")
-    assert (res.records_parsed, res.tables["complaints"], res.tables["complaint_duplicates"]) == (1, 0, 1)
-    assert con.execute("SELECT COUNT(*), MIN(file_id) FROM complaints").fetchone() == (1, 1)
+    other = build_arf(rcpt="zed@yahoo.com").replace(b"\r\n", b"\n")
+    mbox = b"".join(
+        b"From x Sun Nov 22 05:1%d:00 2026\n" % i + m + b"\n"
+        for i, m in enumerate((other, report.replace(b"\r\n", b"\n")))
+    )
+    res = ingest(con, 2, mbox, "inbox.mbox")  # the copy is the mbox's second message
+    assert (res.records_parsed, res.tables["complaints"], res.tables["complaint_duplicates"]) == (2, 1, 1)
+    assert con.execute(
+        "SELECT COUNT(*) FILTER (original_rcpt_to = 'alice@gmail.com'), MIN(file_id) FROM complaints"
+    ).fetchone() == (1, 1)
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -93,8 +93,8 @@ def split_mbox(data: bytes) -> Iterator[tuple[int, bytes]]:
         return
     starts = (
         [0]
-        + [m.start() + 1 for m in re.finditer(rb"\n\nFrom ", data)]
-        + [m.start() + 2 for m in re.finditer(rb"\r\n\r\nFrom ", data)]
+        + [m.end() - 5 for m in re.finditer(rb"\n\nFrom ", data)]
+        + [m.end() - 5 for m in re.finditer(rb"\r\n\r\nFrom ", data)]
     )
     starts = sorted(set(starts))
     for no, (a, b) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True), start=1):
