@@ -437,3 +437,25 @@ def test_pflogsumm_agrees_on_a_default_instance_log(tmp_path: Path) -> None:
     want = {k: truth.to_dict()[k] for k in got}
     assert got == want
     assert truth.deferred > 0 and truth.bounced > 0 and truth.rejected > 0
+
+
+def test_gz_output_holds_the_same_lines(tmp_path: Path) -> None:
+    import gzip
+
+    plain, truth = _write(2_000, seed=8)
+    gz_truth = generate(tmp_path / "x.log.gz", lines=2_000, seed=8)
+    with gzip.open(tmp_path / "x.log.gz", "rt", encoding="utf-8") as fh:
+        assert fh.read() == plain
+    assert gz_truth == truth
+
+
+def test_cli_stdout_writes_no_truth_unless_asked(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["synth", "postfix", "--lines", "50", "--out", "-", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == _write(50, seed=3)[0]
+    assert not list(tmp_path.iterdir())
+    target = tmp_path / "t.json"
+    result = CliRunner().invoke(
+        main, ["synth", "postfix", "--lines", "50", "--out", "-", "--seed", "3", "--truth", str(target)]
+    )
+    assert result.exit_code == 0 and json.loads(target.read_text())["lines_read"] == 50
