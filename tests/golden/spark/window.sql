@@ -52,7 +52,7 @@ FROM (
       MIN(a.t) OVER w AS first_attempt,
       SUM(CASE WHEN a.status IN ('deferred', 'softbounce') THEN 1 ELSE 0 END) OVER w AS deferrals,
       ROW_NUMBER() OVER (
-        PARTITION BY a.message_key, a.qid, a.recipient
+        PARTITION BY a.qid, a.recipient, a.message_key
         ORDER BY a.t DESC, a.file_id DESC, a.line_no DESC
       ) AS rn
     FROM (
@@ -94,7 +94,7 @@ FROM (
         NOT LOWER(d.status) IN ('deliverable', 'undeliverable', 'dropped')
     ) AS a
     WINDOW w AS (
-      PARTITION BY a.message_key, a.qid, a.recipient
+      PARTITION BY a.qid, a.recipient, a.message_key
       ORDER BY a.t DESC, a.file_id DESC, a.line_no DESC
       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
     )

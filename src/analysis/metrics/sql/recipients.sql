@@ -28,12 +28,12 @@ FROM (
     SELECT a.*,
            MIN(a.t) OVER w AS first_attempt,
            SUM(CASE WHEN a.status IN ('deferred', 'softbounce') THEN 1 ELSE 0 END) OVER w AS deferrals,
-           ROW_NUMBER() OVER (PARTITION BY a.message_key, a.qid, a.recipient
+           ROW_NUMBER() OVER (PARTITION BY a.qid, a.recipient, a.message_key
                               ORDER BY a.t DESC, a.file_id DESC, a.line_no DESC) AS rn
     FROM ({{attempts}}) a
     -- One partitioning and ordering for all three, so the engine sorts once; the full frame makes MIN
     -- and SUM see every attempt of the recipient despite the ORDER BY (ROW_NUMBER takes no frame).
-    WINDOW w AS (PARTITION BY a.message_key, a.qid, a.recipient
+    WINDOW w AS (PARTITION BY a.qid, a.recipient, a.message_key
                  ORDER BY a.t DESC, a.file_id DESC, a.line_no DESC
                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ) r
