@@ -276,7 +276,6 @@ def check_traversable(path: Path) -> None:
     """Postfix daemons run as user postfix: every parent of the work dir must let others through."""
     for parent in path.parents:
         if not parent.stat().st_mode & 0o001:
-            shutil.rmtree(path, ignore_errors=True)
             raise HarnessError(f"{parent} is not searchable by the postfix user; use another --workdir")
 
 
@@ -928,14 +927,22 @@ def lift_greylisting(sinks: Sinks, instances: Sequence[Instance]) -> None:
 
 def run(scenario: Scenario | str, out: Path, *, workdir: Path | None = None, keep: bool = False,
         log: Callable[[str], None] = lambda s: None) -> RunResult:
-    """Run one scenario end to end and copy the captured log to `out`."""
+    """Run one scenario end to end and copy the captured log to `out` (the temp dir goes unless `keep`)."""
     sc = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
     preflight()
+    work = Path(tempfile.mkdtemp(prefix="pfx-harness-", dir=workdir))
+    try:
+        work.chmod(0o755)
+        check_traversable(work)
+        return _run_in(work, sc, out, log)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_in(work: Path, sc: Scenario, out: Path, log: Callable[[str], None]) -> RunResult:
     started = time.monotonic()
     deadline = started + sc.time_limit_s
-    work = Path(tempfile.mkdtemp(prefix="pfx-harness-", dir=workdir))
-    work.chmod(0o755)
-    check_traversable(work)
     maillog = work / "maillog"
     ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
     traffic = Traffic(sc)
@@ -995,8 +1002,6 @@ def run(scenario: Scenario | str, out: Path, *, workdir: Path | None = None, kee
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(out)
-    if not keep:
-        shutil.rmtree(work, ignore_errors=True)
     return RunResult(scenario=sc.name, log=out, lines=data.count(b"\n"), bytes=len(data),
                      seconds=round(time.monotonic() - started, 1), ports=ports, injected=dict(inj.counts))
 

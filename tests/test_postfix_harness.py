@@ -11,6 +11,7 @@ import importlib.util
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -208,3 +209,27 @@ def test_committed_sample_is_small_and_synthetic() -> None:
     # Every message appears in a few hundred: count distinct (instance, queue ID) pairs.
     qids = set(re.findall(rb" (postfix(?:-out)?)/\S+\[\d+\]: ([0-9A-Za-z]{10,}): ", data))
     assert len(qids) >= 300
+
+
+def test_work_dir_must_be_searchable_by_postfix(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    (private / "work").mkdir(parents=True)
+    private.chmod(0o700)
+    with pytest.raises(harness.HarnessError, match="not searchable by the postfix user"):
+        harness.check_traversable(private / "work")
+    public = Path(tempfile.mkdtemp())  # the system temp dir: what run() uses by default
+    try:
+        harness.check_traversable(public)
+    finally:
+        public.rmdir()
+
+
+@pytest.mark.skipif(postfix_skip_reason() is not None, reason=str(postfix_skip_reason()))
+def test_cli_reports_setup_errors_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert harness.main_cli(["--out", str(tmp_path / "x.log"), "--scenario", "short",
+                             "--workdir", str(private)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("postfix_harness: ") and "searchable" in err[0]
+    assert not (tmp_path / "x.log").exists() and not list(private.iterdir())
