@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.classify import classify_frame, classify_reply, normalize_reply, normalize_reply_expr
-from test_classify_support import GROK, grok_lines, load_replies
+from test_classify_support import GROK, bare, grok_lines, load_replies
 
 REPLIES = load_replies()
 
@@ -28,6 +28,9 @@ TRICKY = [
     "AS(201806281) S3150 TSS04 HM08 RFC 5322 RFC5321 rfc 822 DEADBEEF deadbeefcafe 0xFF",
     "host mx[10.0.0.1]:25 said: 4.4.1 4.16.55.1 1.2.3 5.7.606",
     "x" * 5000 + " 550 5.1.1",
+    "550 5.1.1 " + "é" * 2100 + "<a@b.c>",
+    "a" * 100_000,
+    "1.2." * 25_000,
 ]
 
 
@@ -76,6 +79,21 @@ def test_normalize_expr_equals_function_on_random_text(texts: list[str]) -> None
 )
 def test_normalize_examples(text: str, want: str) -> None:
     assert normalize_reply(text) == want
+
+
+def test_hostile_lengths_stay_fast() -> None:
+    """A 100 kB reply (untrusted input) is cut before Python's backtracking regexes see it."""
+    import time
+
+    from analysis.classify.normalize import MAX_CHARS
+
+    start = time.process_time()
+    for text in ("a" * 100_000, "x.y-" * 25_000, "1.2." * 25_000, "<" * 100_000 + "@"):
+        norm = normalize_reply(text)
+        assert norm is not None and len(norm) <= MAX_CHARS + 16
+        bare_verdict = bare(text, status="bounced")
+        assert bare_verdict.reason is not None
+    assert time.process_time() - start < 5
 
 
 def _rows() -> list[dict[str, object]]:

@@ -148,7 +148,7 @@ def classify_key(
     st = status.lower() if status else None
     if st in OUTCOME_STATUSES:
         return status_outcome(st, dsn)
-    text = text or ""
+    text = (text or "")[:4096]  # bounds the rules' regex time whatever the caller passes
     eff_dsn = _effective_dsn(dsn, text)
     code = reply_code if reply_code is not None else extract_reply_code(text)
     if st is None and not text and eff_dsn is None and code is None:

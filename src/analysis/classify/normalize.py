@@ -53,6 +53,10 @@ STEPS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+# Replies are cut to this many characters first: real ones stay well under it (Gmail's longest run to
+# ~700), and Python's backtracking `re` would take quadratic time on a hostile 100 kB line.
+MAX_CHARS = 2048
+
 _GROUP_REF = re.compile(r"\$\{([0-9]+)\}")
 _COMPILED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), _GROUP_REF.sub(r"\\g<\1>", r)) for p, r in STEPS
@@ -63,6 +67,7 @@ def normalize_reply(text: str | None) -> str | None:
     """The reply with addresses, IDs, IPs, numbers and hex tokens masked; None stays None."""
     if text is None:
         return None
+    text = text[:MAX_CHARS]
     for pattern, repl in _COMPILED:
         text = pattern.sub(repl, text)
     return text.strip(" ")
@@ -70,7 +75,7 @@ def normalize_reply(text: str | None) -> str | None:
 
 def normalize_reply_expr(col: pl.Expr) -> pl.Expr:
     """The same masking as `normalize_reply`, as a vectorised polars expression."""
-    expr = col
+    expr = col.str.slice(0, MAX_CHARS)
     for pattern, repl in STEPS:
         expr = expr.str.replace_all(pattern, repl)
     return expr.str.strip_chars(" ")
