@@ -525,6 +525,7 @@ DETECT: list[tuple[bytes, str, str]] = [
     ),
     (b"Nov 22 04:50:57 relay1 postfix/smtpd[1]: connect from x", "export.json", "postfix"),
     (b"", "empty.log", "postfix"),
+    (b"<22>Nov 22 04:50:57 relay1 postfix/qmgr[9]: 136771601F1: removed", "oddly-named.xml", "postfix"),
     (b"<html><body>not a report</body></html>", "page.html", "postfix"),
     (
         b"From MAILER-DAEMON Sun Nov 22 05:10:00 2026\nReceived: from x\nContent-Type: multipart/report; "

@@ -21,6 +21,9 @@ _JSON_MARKERS: tuple[tuple[str, tuple[bytes, ...]], ...] = (
     ("mailgun", (b'"event-data"', b'"delivery-status"', b'"log-level"', b'"user-variables"')),
     ("postmark", (b'"RecordType"', b'"TypeCode"', b'"MessageStream"')),
 )
+_SYSLOG_LINE = re.compile(
+    rb"^(?:<\d{1,3}>1? ?)?(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)"
+)
 _HEADER_LINE = re.compile(rb"^(?:From |[A-Za-z][A-Za-z0-9-]{1,60}:)", re.M)
 _ARF_MARKERS = (b"feedback-report", b"x-hmxmroriginalrecipient", b"jmrp", b"feedback-type:")
 _DMARC_MAIL_MARKERS = (b"report domain:", b"report-id:", b"dmarc aggregate", b"<feedback")
@@ -88,6 +91,8 @@ def detect_format(head: bytes, name: str) -> str:
         inner = _zip_first_name(head) if kind == "zip" else _gzip_name(head) if kind == "gzip" else None
         return (inner and _by_name(inner)) or _by_name(name) or "postfix"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _SYSLOG_LINE.match(text):
+        return "postfix"
     if text.startswith(b"<"):
         return "dmarc" if b"<feedback" in text or text.startswith(b"<?xml") else "postfix"
     if text.startswith((b"{", b"[")):
