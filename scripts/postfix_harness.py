@@ -854,11 +854,12 @@ def plan(scenario: Scenario, traffic: Traffic, inj: Injector) -> list[Callable[[
     for i in range(scenario.unknown_relay_recipients):
         mail = traffic.mail("someone@contoso.example", [f"former.employee{i}@initech.example"], "hello", 500, "x")
         steps.append(partial(inj.port25, [mail], "mail.contoso.example"))
-    # Unauthenticated relay attempts from "the internet" (127.0.0.1 is not in mynetworks).
+    # A botnet at the postscreen listener (denylisted, rejected by postscreen itself).
     for i in range(scenario.postscreen_attempts):
         mail = traffic.mail(f"bulk{i}@botnet-sender.test", ["peter.gibbons@initech.example"], "Re: invoice", 800,
                             "x")
         steps.append(partial(inj.postscreen, [mail], f"host-{i}.dyn.botnet.test"))
+    # Unauthenticated relay attempts from "the internet" (127.0.0.1 is not in mynetworks).
     for i in range(scenario.relay_attempts):
         mail = traffic.mail(f"promo{i}@spam-sender.test", traffic.recipients(1, 2), "You won", 700, "x")
         steps.append(partial(inj.port25, [mail], "dsl-187-45.broadband.test"))
