@@ -7,8 +7,9 @@ CREATE TABLE IF NOT EXISTS complaints (
     complaint_id       VARCHAR PRIMARY KEY,     -- hash of the report bytes (ARF) or of the event (ESP)
     file_id            BIGINT NOT NULL,
     record_no          BIGINT NOT NULL,         -- message number in an mbox, record number in an export
+    received_at        TIMESTAMPTZ,             -- when the report was written (its Date header / event time);
+                                                -- first timestamp column, so the Parquet export partitions by it
     arrival_date       TIMESTAMPTZ,             -- when the receiver took the original message
-    received_at        TIMESTAMPTZ,             -- when the report was written (its Date header / event time)
     feedback_type      VARCHAR NOT NULL,        -- abuse | fraud | other | virus | not-spam | auth-failure | opt-out
     report_variant     VARCHAR NOT NULL,        -- arf | jmrp | esp
     user_agent         VARCHAR,
