@@ -116,7 +116,14 @@ CASES: list[tuple[str, int, int, dict[str, Any]]] = [
         "ses_events.jsonl",
         3,
         0,
-        dict(kind="bounce", status="bounced", severity="hard", dsn="5.1.1", sender="sender@example.com"),
+        dict(
+            kind="bounce",
+            status="bounced",
+            severity="hard",
+            dsn="5.1.1",
+            sender="sender@example.com",
+            remote_mta="mta.example.com",
+        ),
     ),
     (
         "ses_events.jsonl",

@@ -182,6 +182,12 @@ def _s(value: Any) -> str | None:
     return text or None
 
 
+def _mta(value: Any) -> str | None:
+    """A reporting MTA without its RFC 3464 type prefix ("dsn; mta.example.com" -> "mta.example.com")."""
+    text = _s(value)
+    return (text.split(";", 1)[1].strip() or None) if text and ";" in text else text
+
+
 def _msgid(value: Any) -> str | None:
     text = _s(value)
     return text.strip("<>").strip() or None if text else None
@@ -301,7 +307,7 @@ def parse_ses(obj: Any) -> list[EspEvent]:
                         bounce_subtype=sub or None,
                         diagnostic=_s(r.get("diagnosticCode")),
                         dsn=_s(r.get("status")),
-                        remote_mta=_s(b.get("reportingMTA")),
+                        remote_mta=_mta(b.get("reportingMTA")),
                         remote_mta_ip=_ip(b.get("remoteMtaIp")),
                     )
                 )
@@ -339,7 +345,7 @@ def parse_ses(obj: Any) -> list[EspEvent]:
                         recipient=_addr(rcpt),
                         status="sent",
                         smtp_response=_s(d.get("smtpResponse")),
-                        remote_mta=_s(d.get("reportingMTA")),
+                        remote_mta=_mta(d.get("reportingMTA")),
                         remote_mta_ip=_ip(d.get("remoteMtaIp")),
                         delay=millis / 1000
                         if isinstance(millis := d.get("processingTimeMillis"), int | float)
@@ -366,7 +372,7 @@ def parse_ses(obj: Any) -> list[EspEvent]:
                         bounce_type=dtype,
                         diagnostic=_s(r.get("diagnosticCode")),
                         dsn=_s(r.get("status")),
-                        remote_mta=_s(d.get("reportingMTA")),
+                        remote_mta=_mta(d.get("reportingMTA")),
                     )
                 )
             )
