@@ -122,7 +122,8 @@ CASES: list[tuple[str, int, int, dict[str, Any]]] = [
             severity="hard",
             dsn="5.1.1",
             sender="sender@example.com",
-            remote_mta="mta.example.com",
+            reporting_mta="mta.example.com",
+            remote_mta=None,
         ),
     ),
     (

@@ -57,7 +57,8 @@ class EspEvent:
     ip: str | None = None  # the ESP's sending IP, when it says
     client_ip: str | None = None  # who submitted the message to the ESP (SES sourceIp)
     caller: str | None = None  # the authenticated identity that submitted it (SES callerIdentity)
-    remote_mta: str | None = None
+    remote_mta: str | None = None  # the receiving MX, when the ESP names it
+    reporting_mta: str | None = None  # the MTA that wrote the DSN (for SES, its own sending host)
     remote_mta_ip: str | None = None
     user_agent: str | None = None
     feedback_type: str | None = None
@@ -307,7 +308,7 @@ def parse_ses(obj: Any) -> list[EspEvent]:
                         bounce_subtype=sub or None,
                         diagnostic=_s(r.get("diagnosticCode")),
                         dsn=_s(r.get("status")),
-                        remote_mta=_mta(b.get("reportingMTA")),
+                        reporting_mta=_mta(b.get("reportingMTA")),
                         remote_mta_ip=_ip(b.get("remoteMtaIp")),
                     )
                 )
@@ -345,7 +346,7 @@ def parse_ses(obj: Any) -> list[EspEvent]:
                         recipient=_addr(rcpt),
                         status="sent",
                         smtp_response=_s(d.get("smtpResponse")),
-                        remote_mta=_mta(d.get("reportingMTA")),
+                        reporting_mta=_mta(d.get("reportingMTA")),
                         remote_mta_ip=_ip(d.get("remoteMtaIp")),
                         delay=millis / 1000
                         if isinstance(millis := d.get("processingTimeMillis"), int | float)
@@ -372,7 +373,7 @@ def parse_ses(obj: Any) -> list[EspEvent]:
                         bounce_type=dtype,
                         diagnostic=_s(r.get("diagnosticCode")),
                         dsn=_s(r.get("status")),
-                        remote_mta=_mta(d.get("reportingMTA")),
+                        reporting_mta=_mta(d.get("reportingMTA")),
                     )
                 )
             )

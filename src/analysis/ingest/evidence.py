@@ -323,6 +323,7 @@ def _esp_event_row(ev: esp.EspEvent, file_id: int, event_no: int, record_no: int
         "client_ip": ev.client_ip,
         "remote_mta": ev.remote_mta,
         "remote_mta_ip": ev.remote_mta_ip,
+        "reporting_mta": ev.reporting_mta,
         "user_agent": ev.user_agent,
         "raw_json": ev.raw_json,
         "event_key": ev.event_key,

@@ -58,8 +58,9 @@ CREATE TABLE IF NOT EXISTS esp_events (
     reply_code       INTEGER,
     ip               VARCHAR,                   -- the ESP's sending IP, when reported
     client_ip        VARCHAR,                   -- who submitted the message to the ESP
-    remote_mta       VARCHAR,
+    remote_mta       VARCHAR,                   -- the receiving MX, when the ESP names it
     remote_mta_ip    VARCHAR,
+    reporting_mta    VARCHAR,                   -- the MTA that wrote the DSN (SES: its own sending host)
     user_agent       VARCHAR,
     raw_json         VARCHAR NOT NULL,          -- the record as received, capped at 4 KiB
     event_key        VARCHAR NOT NULL           -- content hash; an event re-sent by a webhook is stored once
