@@ -91,7 +91,7 @@ def classify_frame(df: pl.DataFrame, rules: RuleSet | None = None, *, with_dsn: 
         _st=pl.col("status").str.to_lowercase(),
     )
     outcome = work["_st"].is_in(list(OUTCOME_STATUSES)).fill_null(False)
-    present = sorted(set(work.filter(outcome)["_st"].unique().to_list()))
+    present = sorted(OUTCOME_STATUSES & set(work["_st"].unique().to_list()))
     out = work.select(_outcome_exprs(present))
     idx = (~outcome).arg_true()
     if idx.len():

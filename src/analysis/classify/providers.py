@@ -88,14 +88,22 @@ def provider_for(recipient_domain: str | None, relay_host: str | None = None) ->
 
 
 def _mapped(names: pl.Series, table: dict[str, str]) -> pl.Series:
-    """Suffix lookup per distinct name, mapped back onto every row."""
-    distinct = names.drop_nulls().unique().to_list()
+    """Suffix lookup per distinct name, mapped back onto every row.
+
+    Casting to Categorical hashes the strings once; the join back is then on integer codes.
+    """
+    codes = names.cast(pl.Categorical)
+    distinct = codes.unique().drop_nulls()
     mapping = pl.DataFrame(
-        {"name": distinct, "provider": [_lookup(name, table) for name in distinct]},
-        schema={"name": pl.String, "provider": pl.String},
+        {
+            "code": distinct.to_physical(),
+            "provider": pl.Series(
+                [_lookup(n, table) for n in distinct.cast(pl.String).to_list()], dtype=pl.String
+            ),
+        }
     )
-    rows = pl.DataFrame({"name": names})
-    return rows.join(mapping, on="name", how="left", maintain_order="left")["provider"]
+    rows = pl.DataFrame({"code": codes.to_physical()})
+    return rows.join(mapping, on="code", how="left", maintain_order="left")["provider"]
 
 
 def provider_series(domains: pl.Series, relay_hosts: pl.Series) -> pl.Series:
