@@ -57,6 +57,7 @@ from analysis.metrics import (
     worst_senders,
 )
 from analysis.metrics.cache import refresh_recipient_facts, stored_is_fresh
+from analysis.metrics.replies import EXAMPLE_MAX_CHARS, mask_addresses
 from analysis.stats import wilson_interval
 from analysis.store import connect
 
@@ -550,3 +551,12 @@ def test_filters_are_values() -> None:
     assert pickle.loads(pickle.dumps(a)) == a
     with pytest.raises(TypeError):
         a.where["provider"] = "yahoo"  # type: ignore[index]
+
+
+def test_example_masking_is_bounded() -> None:
+    assert mask_addresses("550 5.1.1 <john.doe+x@example.com>: no; cc bob@x.org") == (
+        "550 5.1.1 <***@example.com>: no; cc ***@x.org"
+    )
+    hostile = "a" * 200_000  # no '@': a backtracking pattern would be quadratic on the whole text
+    out = mask_addresses(hostile)
+    assert len(out) == EXAMPLE_MAX_CHARS + 1 and out.endswith("…")

@@ -1,19 +1,19 @@
 """The most frequent reply texts of failures, deferrals and refusals, with variable parts masked.
 
 The database groups raw texts (portable SQL); masking runs here with the classifier's normaliser
-(Python/Rust regex, not SQL regex, whose dialects differ between DuckDB and Spark).
+(polars/Rust regex, not SQL regex, whose dialects differ between DuckDB and Spark), so a reply
+groups here exactly as the classifier sees it.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable, Sequence
-from typing import cast
+from collections.abc import Sequence
 
 import duckdb
 import polars as pl
 
+from analysis.classify import normalize_reply_expr
 from analysis.errors import InputError
 from analysis.metrics import sqlfiles
 from analysis.metrics.filters import Filters, where_sql
@@ -23,34 +23,15 @@ DEFAULT_STATUSES: tuple[str, ...] = ("bounced", "deferred", "rejected")
 
 # The local part of an address is the personal bit; the domain helps a diagnosis and stays.
 _LOCAL_PART = re.compile(r"[^\s<>@()\[\]\",;:]+@(?=[^\s<>@()\[\]\",;:]+)")
+# Remote servers choose the text: cap it before a backtracking regex sees it (and for display).
+EXAMPLE_MAX_CHARS = 1000
 
 
 def mask_addresses(text: str) -> str:
-    """Replace the local part of every e-mail address with ***."""
+    """Replace the local part of every e-mail address with ***; longer texts are cut first."""
+    if len(text) > EXAMPLE_MAX_CHARS:
+        text = text[:EXAMPLE_MAX_CHARS] + "…"
     return _LOCAL_PART.sub("***@", text)
-
-
-def _minimal_normaliser(col: pl.Expr) -> pl.Expr:
-    # Used only when the classifier's normaliser is not installed: addresses, IPs, long digit runs.
-    return (
-        col.str.replace_all(r"[^\s<>@()\[\]\",;]+@[^\s<>@()\[\]\",;:]+", "<addr>")
-        .str.replace_all(r"\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}\b", "<ip>")
-        .str.replace_all(r"\b[0-9A-Fa-f]{10,}\b", "<id>")
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
-    )
-
-
-def reply_normaliser() -> Callable[[pl.Expr], pl.Expr]:
-    """analysis.classify's normalize_reply_expr when present, else a minimal masking."""
-    for module in ("analysis.classify", "analysis.classify.normalize"):
-        try:
-            fn = getattr(importlib.import_module(module), "normalize_reply_expr", None)
-        except ImportError:
-            continue
-        if fn is not None:
-            return cast(Callable[[pl.Expr], pl.Expr], fn)
-    return _minimal_normaliser
 
 
 def _check_statuses(statuses: Sequence[str]) -> tuple[str, ...]:
@@ -88,9 +69,8 @@ def top_replies(
     status_params = {f"s{i}": s for i, s in enumerate(chosen)}
     slots = {"where": where, "statuses": ", ".join(f"${k}" for k in status_params)}
     raw = sqlfiles.run(con, "replies", {**params, **status_params}, slots)
-    normalise = reply_normaliser()
     grouped = (
-        raw.with_columns(normalise(pl.col("reply")).alias("normalized_reply"))
+        raw.with_columns(normalize_reply_expr(pl.col("reply")).alias("normalized_reply"))
         .group_by("normalized_reply")
         .agg(
             pl.col("n").sum().alias("count"),
