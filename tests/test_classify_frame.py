@@ -192,3 +192,30 @@ def test_frame_accepts_missing_columns_and_replaces_verdicts() -> None:
 def test_frame_on_empty_input() -> None:
     out = classify_frame(pl.DataFrame(schema={"status": pl.String, "reply": pl.String}))
     assert out.height == 0 and {"provider", "reason", "severity"} <= set(out.columns)
+
+
+def test_engine_runs_once_per_distinct_masked_reply() -> None:
+    """10,000 rows whose replies differ only in address, IP and queue ID cost three engine calls."""
+    from analysis.classify.engine import classify_key
+
+    templates = [
+        "host mx{n}.example.org[192.0.2.{n}] said: 550 5.1.1 <user{n}@example.org>: User unknown",
+        "host mx{n}.example.org[192.0.2.{n}] said: 452 4.2.2 <user{n}@example.org> mailbox full, id {n:08X}",
+        "connect to mx{n}.example.org[192.0.2.{n}]:25: Connection refused",
+    ]
+    rows = 10_000
+    df = pl.DataFrame(
+        {
+            "status": ["bounced"] * rows,
+            "reply": [templates[i % 3].format(n=i % 250) for i in range(rows)],
+            "recipient_domain": ["example.org"] * rows,
+        }
+    )
+    classify_key.cache_clear()
+    out = classify_frame(df)
+    assert classify_key.cache_info().misses == 3
+    assert out["reason"].value_counts().sort("reason").rows() == [
+        ("mailboxfull", 3333),
+        ("networkerror", 3333),
+        ("userunknown", 3334),
+    ]

@@ -42,15 +42,15 @@ STEPS: tuple[tuple[str, str], ...] = (
     (r"(https?://[^ \t\r\n?]+)\?[^ \t\r\n)\]]*", "${1}?<q>"),
     # "RFC 5322" → "RFC5322": an RFC number is meaning, not a variable
     (r"\b([Rr][Ff][Cc]) ([0-9]{3,4})\b", "${1}${2}"),
-    # free-standing numbers (twice: a match consumes the separator its neighbour needs)
-    (_NUMBER, "${1}#${3}"),
-    (_NUMBER, "${1}#${3}"),
-    # identifiers: hex queue IDs and hashes; long mixed letter/digit tokens (Gmail's trailing session
-    # IDs, Message-IDs, Exchange server names)
+    # identifiers, before numbers so that an all-digit queue ID masks like its hex siblings: hex queue
+    # IDs and hashes, long mixed letter/digit tokens (Gmail's session IDs, Exchange server names)
     (
         r"\b(?:[0-9A-F]{6,}|[0-9a-f]{8,}|[A-Za-z]+[0-9][A-Za-z0-9]{5,}|[0-9]+[A-Za-z][A-Za-z0-9]{5,})\b",
         "<id>",
     ),
+    # free-standing numbers (twice: a match consumes the separator its neighbour needs)
+    (_NUMBER, "${1}#${3}"),
+    (_NUMBER, "${1}#${3}"),
 )
 
 # Replies are cut to this many characters first: real ones stay well under it (Gmail's longest run to
