@@ -59,10 +59,14 @@ while (my $t = <STDIN>) {
 """
 
 
-def _perl_has_sisimai() -> bool:
+def _sisimai_version() -> str | None:
+    """Version of the Perl Sisimai on this machine, None when perl or Sisimai is missing."""
     if shutil.which("perl") is None:
-        return False
-    return subprocess.run(["perl", "-MSisimai::Reason", "-e", "1"], capture_output=True).returncode == 0
+        return None
+    proc = subprocess.run(
+        ["perl", "-MSisimai", "-e", "print $Sisimai::VERSION"], capture_output=True, text=True
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def oracle_texts() -> list[str]:
@@ -79,8 +83,11 @@ def oracle_texts() -> list[str]:
 @pytest.fixture(scope="module")
 def comparison() -> list[tuple[str, str | None, str, str, str, bool]]:
     """(text, ours, sisimai reason, sisimai dsn, sisimai soft/hard, sisimai matched wording)."""
-    if not _perl_has_sisimai():
+    version = _sisimai_version()
+    if version is None:
         pytest.skip("perl with Sisimai (Debian libsisimai-perl) is not installed")
+    if not version.lstrip("v").startswith("4."):
+        pytest.skip(f"this oracle test is written for Sisimai 4.x's API and match order; found {version}")
     texts = oracle_texts()
     proc = subprocess.run(
         ["perl", "-e", PERL],
