@@ -27,7 +27,10 @@ CORE_MODULES = (
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out = []
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None
         path = (*prefix, name)
         out.append(path)
         if isinstance(cmd, click.Group):
@@ -39,10 +42,11 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[st
 def test_every_command_has_help(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(main, [*path, "--help"])
     assert result.exit_code == 0, result.output
-    cmd: click.Command = main
+    cmd: click.Command | None = main
     for name in path:
         assert isinstance(cmd, click.Group)
-        cmd = cmd.commands[name]
+        cmd = cmd.get_command(click.Context(cmd), name)
+    assert cmd is not None
     assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
 
 

@@ -26,7 +26,7 @@ from analysis.totals import totals
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "analysis"]
-TABLES = ("postfix_events", "messages", "deliveries", "rejections", "quarantine")
+TABLES = ("messages", "deliveries", "rejections", "quarantine")
 
 # Queue ID 1A2B3C is used twice (removed, then reused); BBBB1 spans two files; NOQUEUE and other noise.
 PART1 = """\
@@ -93,7 +93,10 @@ def test_correlation_reuse_and_cross_file(tmp_path: Path) -> None:
     # Given newest first: the rotated set is still read in time order.
     s = _ingest(db, b, a, year=2026)
     assert [x.display for x in s] == [str(a), str(b)]
-    msgs = _q(db, "SELECT qid, instance, sasl_username, sender_domain, size, nrcpt, message_id FROM messages ORDER BY first_seen")
+    msgs = _q(
+        db,
+        "SELECT qid, instance, sasl_username, sender_domain, size, nrcpt, message_id FROM messages ORDER BY first_seen",
+    )
     assert msgs == [
         ("1A2B3C", "postfix", "acme-mailer", "news.acme.example", 1000, 2, "<m1@news.acme.example>"),
         ("1A2B3C", "postfix", "globex-app", "globex.example", 500, 1, None),
@@ -113,14 +116,31 @@ def test_correlation_reuse_and_cross_file(tmp_path: Path) -> None:
         ("globex-app", "carl@outlook.com", "bounced"),
     ]
     outcomes = dict(
-        _q(db, "SELECT recipient || '/' || CAST(attempts AS VARCHAR), final_status FROM recipient_outcomes WHERE instance = 'postfix'")
+        _q(
+            db,
+            "SELECT recipient || '/' || CAST(attempts AS VARCHAR), final_status FROM recipient_outcomes WHERE instance = 'postfix'",
+        )
     )
-    assert outcomes == {"bob@gmail.com/1": "sent", "amy@yahoo.com/2": "sent", "carl@outlook.com/1": "bounced", "dan@gmx.de/1": "sent"}
+    assert outcomes == {
+        "bob@gmail.com/1": "sent",
+        "amy@yahoo.com/2": "sent",
+        "carl@outlook.com/1": "bounced",
+        "dan@gmx.de/1": "sent",
+    }
     assert _q(db, "SELECT COUNT(*), COUNT(DISTINCT message_key) FROM messages") == [(4, 4)]
-    assert _q(db, "SELECT COUNT(*) FROM rejections WHERE qid IS NULL AND recipient_domain = 'other.example'") == [(1,)]
+    assert _q(
+        db, "SELECT COUNT(*) FROM rejections WHERE qid IS NULL AND recipient_domain = 'other.example'"
+    ) == [(1,)]
     assert _q(db, "SELECT reason, COUNT(*) FROM quarantine GROUP BY reason") == [("no syslog header", 1)]
     t = totals(duckdb.connect(str(db), read_only=True))
-    assert (t["received"], t["delivered"], t["deferred"], t["deferrals"], t["bounced"], t["rejected"]) == (3, 4, 1, 1, 1, 1)
+    assert (t["received"], t["delivered"], t["deferred"], t["deferrals"], t["bounced"], t["rejected"]) == (
+        3,
+        4,
+        1,
+        1,
+        1,
+        1,
+    )
     assert t["lines_read"] == t["lines_parsed"] + t["lines_quarantined"] + t["lines_other"] == 21
     assert t["bytes_received"] == 1542
 
@@ -195,21 +215,49 @@ def test_compressed_inputs_are_the_same_content(tmp_path: Path, suffix: str, ope
 def test_stdin_and_cli_contract(tmp_path: Path) -> None:
     db = tmp_path / "x.duckdb"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    p = subprocess.run([*CLI, "ingest", "-", "--db", str(db), "--year", "2026"], input=(PART1 + PART2).encode(),
-                       capture_output=True, env=env, timeout=120)
+    p = subprocess.run(
+        [*CLI, "ingest", "-", "--db", str(db), "--year", "2026"],
+        input=(PART1 + PART2).encode(),
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     assert b"lines read 21" in p.stdout
-    p = subprocess.run([*CLI, "totals", "--db", str(db), "--json"], capture_output=True, env=env, timeout=120, text=True)
+    p = subprocess.run(
+        [*CLI, "totals", "--db", str(db), "--json"], capture_output=True, env=env, timeout=120, text=True
+    )
     import json
 
     t = json.loads(p.stdout)
-    for key in ("received", "delivered", "deferred", "deferrals", "bounced", "expired", "rejected", "bytes_received",
-                "senders", "recipients", "lines_read", "lines_parsed", "lines_quarantined", "lines_other"):
+    for key in (
+        "received",
+        "delivered",
+        "deferred",
+        "deferrals",
+        "bounced",
+        "expired",
+        "rejected",
+        "bytes_received",
+        "senders",
+        "recipients",
+        "lines_read",
+        "lines_parsed",
+        "lines_quarantined",
+        "lines_other",
+    ):
         assert isinstance(t[key], int), key
-    p = subprocess.run([*CLI, "totals", "--db", str(db), "--json", "--since", "2026-11-23"], capture_output=True, env=env,
-                       timeout=120, text=True)
+    p = subprocess.run(
+        [*CLI, "totals", "--db", str(db), "--json", "--since", "2026-11-23"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        text=True,
+    )
     assert json.loads(p.stdout)["delivered"] == 2
-    p = subprocess.run([*CLI, "quarantine", "--db", str(db)], capture_output=True, env=env, timeout=120, text=True)
+    p = subprocess.run(
+        [*CLI, "quarantine", "--db", str(db)], capture_output=True, env=env, timeout=120, text=True
+    )
     assert "no syslog header" in p.stdout
 
 
@@ -244,13 +292,19 @@ def test_locked_database_waits_then_fails_cleanly(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(PART1)
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DELIVERABILITY_LOCK_WAIT": "1.5"}
-        p = subprocess.run([*CLI, "ingest", str(log), "--db", str(db)], capture_output=True, text=True, env=env, timeout=120)
+        p = subprocess.run(
+            [*CLI, "ingest", str(log), "--db", str(db)], capture_output=True, text=True, env=env, timeout=120
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -258,8 +312,20 @@ def test_locked_database_waits_then_fails_cleanly(tmp_path: Path) -> None:
     assert "locked by another process" in p.stderr and "Traceback" not in p.stderr
 
 
-TRUTH_KEYS = ("received", "delivered", "deferred", "deferrals", "bounced", "expired", "rejected", "bytes_received",
-              "senders", "recipients", "lines_read", "lines_other")
+TRUTH_KEYS = (
+    "received",
+    "delivered",
+    "deferred",
+    "deferrals",
+    "bounced",
+    "expired",
+    "rejected",
+    "bytes_received",
+    "senders",
+    "recipients",
+    "lines_read",
+    "lines_other",
+)
 
 
 @pytest.mark.parametrize(
@@ -267,7 +333,11 @@ TRUTH_KEYS = ("received", "delivered", "deferred", "deferrals", "bounced", "expi
     [
         {"style": "traditional", "reuse_ids": 0.05},
         {"style": "rfc3339", "long_ids": True},
-        {"style": "traditional", "truncated": 0.02, "instances": (("postfix", 0.5), ("postfix-out", 0.3), ("postfix/submission", 0.2))},
+        {
+            "style": "traditional",
+            "truncated": 0.02,
+            "instances": (("postfix", 0.5), ("postfix-out", 0.3), ("postfix/submission", 0.2)),
+        },
     ],
 )
 def test_totals_equal_generator_truth(tmp_path: Path, opts: dict) -> None:  # type: ignore[type-arg]
@@ -292,8 +362,12 @@ def test_kill_9_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path) -> None:
     small = tmp_path / "first.log"
     small.write_text(PART1)
     _ingest(db, small, year=2026)  # something committed before the crash must survive it
-    proc = subprocess.Popen([*CLI, "ingest", str(log), "--db", str(db), "--year", "2026"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, "ingest", str(log), "--db", str(db), "--year", "2026"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(2.5)
     killed = proc.poll() is None
     if killed:
@@ -315,9 +389,15 @@ _line = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(_line, max_size=30), st.binary(max_size=200))
-def test_fuzz_nothing_lost_nothing_raises(tmp_path_factory: pytest.TempPathFactory, lines: list[str], raw: bytes) -> None:
+def test_fuzz_nothing_lost_nothing_raises(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], raw: bytes
+) -> None:
     d = tmp_path_factory.mktemp("fuzz")
     log = d / "f.log"
     payload = "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n" + raw + b"\n"
@@ -346,6 +426,6 @@ def test_year_rollover_across_parallel_chunks_and_mtime_rule(tmp_path: Path) -> 
         Ingestor(con, IngestOptions(chunk_bytes=512)).ingest([str(log)])
     finally:
         con.close()
-    years = _q(db, "SELECT year(ts), COUNT(*) FROM postfix_events GROUP BY 1 ORDER BY 1")
+    years = _q(db, "SELECT year(first_seen), COUNT(*) FROM messages GROUP BY 1 ORDER BY 1")
     assert years == [(2026, 60), (2027, 60)]
     assert _q(db, "SELECT year_rule FROM ingest_files") == [("year=2027;last_month=1;tz=UTC",)]

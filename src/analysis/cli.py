@@ -14,23 +14,48 @@ import click
 
 from analysis.errors import WorkbenchError
 
-# Modules under analysis.commands that expose `register(group)`; missing ones are skipped so a partial
-# install still runs the rest.
-COMMAND_MODULES = (
-    "ingest",
-    "classify",
-    "metrics",
-    "reports",
-    "dns",
-    "abuse",
-    "privacy",
-    "spark",
-    "synth",
-)
+# Modules under analysis.commands that expose `register(group)`, and the commands each registers: a
+# command's module is imported only when that command runs (start-up stays fast); `--help` imports all.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "ingest": ("ingest", "totals", "quarantine", "export"),
+    "classify": ("classify", "reclassify"),
+    "metrics": ("rates", "latency", "replies"),
+    "reports": ("report",),
+    "dns": ("dns", "inventory"),
+    "abuse": ("abuse",),
+    "privacy": ("privacy", "audit", "retention"),
+    "spark": ("spark",),
+    "synth": ("synth",),
+}
+
+
+def _load(module: str, group: click.Group) -> None:
+    try:
+        mod = importlib.import_module(f"analysis.commands.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"analysis.commands.{module}":
+            raise
+        return
+    mod.register(group)
 
 
 class WorkbenchGroup(click.Group):
-    """A click group whose commands fail with one clean line instead of a traceback."""
+    """Lazily loaded commands that fail with one clean line instead of a traceback."""
+
+    def _load_all(self) -> None:
+        for module in COMMAND_MODULES:
+            _load(module, self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_all()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            owners = [m for m, names in COMMAND_MODULES.items() if cmd_name in names]
+            for module in owners or list(COMMAND_MODULES):
+                _load(module, self)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -47,13 +72,3 @@ class WorkbenchGroup(click.Group):
 @click.version_option(package_name="deliverability-workbench")
 def main() -> None:
     """Deliverability workbench: relay logs, bounces, complaints, DMARC, DNS health and abuse signals."""
-
-
-for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"analysis.commands.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"analysis.commands.{_name}":
-            raise
-        continue
-    _mod.register(main)

@@ -16,13 +16,14 @@ def totals(
     sql = resources.files("analysis").joinpath("totals.sql").read_text(encoding="utf-8")
     cur = con.execute(sql, {"since": since, "until": until})
     names = [c[0] for c in cur.description or []]
-    row = cur.fetchone() or ()
+    rows = cur.fetchall()
+    row = rows[0] if rows else ()
     out: dict[str, Any] = {n: int(v or 0) for n, v in zip(names, row, strict=True)}
     lines = con.execute(
         "SELECT CAST(COALESCE(SUM(lines_read), 0) AS BIGINT), CAST(COALESCE(SUM(lines_parsed), 0) AS BIGINT),"
         " CAST(COALESCE(SUM(lines_quarantined), 0) AS BIGINT), CAST(COALESCE(SUM(lines_other), 0) AS BIGINT),"
         " COUNT(*) FROM ingest_files"
-    ).fetchone() or (0, 0, 0, 0, 0)
+    ).fetchall()[0]
     out.update(
         lines_read=int(lines[0]),
         lines_parsed=int(lines[1]),

@@ -20,10 +20,8 @@ SELECT
     (SELECT COUNT(*) FROM d WHERE status = 'bounced') AS bounced,
     (SELECT COUNT(*) FROM m WHERE expired_at IS NOT NULL) AS expired,
     (SELECT COUNT(*) FROM r WHERE action = 'reject' OR (daemon = 'cleanup' AND action = 'milter-reject')) AS rejected,
-    (SELECT COUNT(*) FROM r WHERE action = 'reject_warning')
-      + (SELECT COUNT(*) FROM postfix_events
-         WHERE kind = 'cleanup_action' AND action = 'warning' AND smtp_stage IN ('header', 'body', 'END-OF-MESSAGE')
-           AND ($since IS NULL OR ts >= $since) AND ($until IS NULL OR ts < $until)) AS reject_warnings,
+    (SELECT COUNT(*) FROM r WHERE action = 'reject_warning'
+        OR (daemon = 'cleanup' AND action = 'warning' AND smtp_stage IN ('header', 'body', 'END-OF-MESSAGE'))) AS reject_warnings,
     (SELECT COUNT(*) FROM r WHERE action IN ('hold', 'milter-hold')) AS held,
     (SELECT COUNT(*) FROM r WHERE action IN ('discard', 'milter-discard')) AS discarded,
     (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM m WHERE origin IS NOT NULL) AS bytes_received,

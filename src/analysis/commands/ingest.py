@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from analysis.commands.options import db_option, since_until_options
 from analysis.errors import InputError
-from analysis.ingest.loader import FileSummary, IngestOptions, Ingestor
-from analysis.ingest.sources import Source
+from analysis.ingest.options import IngestOptions
+from analysis.ingest.sources import Source, expand_inputs, unchanged_file_id
 from analysis.store import connect, db_path
-from analysis.store.export import export_parquet
 from analysis.timeutil import parse_when
-from analysis.totals import totals
+
+if TYPE_CHECKING:
+    from analysis.ingest.loader import FileSummary
 
 
 def _progress(src: Source):  # type: ignore[no-untyped-def]
@@ -64,21 +66,29 @@ def ingest_cmd(paths: tuple[str, ...], db: str | None, year: int | None, tz: str
     read in time order. Exit 2 if any input could not be read.
     """
     opts = IngestOptions(year=year, tz=tz)
+    srcs = expand_inputs(list(paths))
     con = connect(db)
     try:
-        summaries = Ingestor(con, opts, warn=lambda m: click.echo(f"warning: {m}", err=True)).ingest(
-            list(paths), progress=_progress
+        if all(unchanged_file_id(con, s) is not None for s in srcs):
+            # Nothing new: answer without loading the parser and the columnar stack.
+            for s in srcs:
+                click.echo(f"{s.display}: unchanged (already ingested)")
+            return
+        from analysis.ingest.loader import Ingestor
+
+        summaries = Ingestor(con, opts, warn=lambda m: click.echo(f"warning: {m}", err=True)).ingest_sources(
+            srcs, progress=_progress
         )
     finally:
         con.close()
     if sys.stderr.isatty():
         click.echo("\r", err=True, nl=False)
     if as_json:
-        click.echo(json.dumps([s.as_dict() for s in summaries], indent=2))
+        click.echo(json.dumps([x.as_dict() for x in summaries], indent=2))
     else:
-        for s in summaries:
-            click.echo(_summary_line(s))
-    failed = [s for s in summaries if s.status == "failed"]
+        for summary in summaries:
+            click.echo(_summary_line(summary))
+    failed = [x for x in summaries if x.status == "failed"]
     if failed:
         raise InputError(f"{len(failed)} of {len(summaries)} inputs failed: {failed[0].error}")
 
@@ -89,6 +99,8 @@ def ingest_cmd(paths: tuple[str, ...], db: str | None, year: int | None, tz: str
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (the contract other tools read).")
 def totals_cmd(db: str | None, since: str | None, until: str | None, as_json: bool) -> None:
     """Relay totals with pflogsumm's definitions (received, delivered, deferred, bounced, rejected, ...)."""
+    from analysis.totals import totals
+
     con = connect(db, read_only=True)
     try:
         t = totals(con, since=parse_when(since, name="--since"), until=parse_when(until, name="--until"))
@@ -143,6 +155,8 @@ def quarantine_cmd(db: str | None, limit: int, reason: str | None, as_json: bool
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Lake directory.")
 def export_cmd(db: str | None, out: str) -> None:
     """Write every table as Hive-partitioned Parquet: OUT/<table>/day=YYYY-MM-DD/part-N.parquet."""
+    from analysis.store.export import export_parquet
+
     con = connect(db, read_only=True)
     try:
         written = export_parquet(con, out)

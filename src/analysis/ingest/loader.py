@@ -15,14 +15,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
 
 from analysis.errors import InputError
 from analysis.ingest import sources as S
+from analysis.ingest.correlate import Built, Correlator, noqueue_rejections, recent_headless
+from analysis.ingest.options import IngestOptions
 from analysis.ingest.postfix import (
+    EVENT_SCHEMA,
     MONTHS,
     QUARANTINE_SCHEMA,
     ParseResult,
@@ -36,12 +39,22 @@ Progress = Callable[[int], None]
 PARSE_THREADS = 2
 Warn = Callable[[str], None]
 
+DELIVERY_COLUMNS = (
+    "file_id, line_no, message_key, ts, host, instance, daemon, qid, recipient, recipient_domain, orig_to, relay, "
+    "relay_host, relay_ip, relay_port, conn_use, delay, delay_a, delay_b, delay_c, delay_d, dsn, status, reply, "
+    "reply_code, smtp_stage, next_qid, provider, reason, severity"
+)
+REJECTION_COLUMNS = (
+    "file_id, line_no, ts, host, instance, daemon, qid, message_key, action, smtp_stage, client_host, client_ip, "
+    "client_port, reply_code, dsn, reply, sender, recipient, recipient_domain, helo, proto, provider, reason, severity"
+)
 EVENT_COLUMNS = (
     "file_id, line_no, ts, host, instance, service, daemon, pid, qid, kind, client_host, client_ip, client_port, "
     "sasl_method, sasl_username, uid, message_id, sender, size, nrcpt, recipient, orig_to, relay, relay_host, "
     "relay_ip, relay_port, conn_use, delay, delay_a, delay_b, delay_c, delay_d, dsn, status, action, reply, "
     "reply_code, smtp_stage, next_qid, ndr_qid, helo, proto, provider, reason, severity"
 )
+PENDING_COLUMNS = EVENT_COLUMNS + ", message_key, headless"
 
 
 @dataclass
@@ -66,28 +79,10 @@ class FileSummary:
         return {k: v for k, v in self.__dict__.items() if k != "kinds"}
 
 
-@dataclass
-class IngestOptions:
-    """--year (year of a traditional log's first line), --tz (zone of traditional timestamps)."""
-
-    year: int | None = None
-    tz: str = "UTC"
-    chunk_bytes: int = S.CHUNK_BYTES
-    hold_partial: bool = True
-
-    def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InputError(f"--tz: unknown time zone {self.tz!r}") from None
-        if self.year is not None and not 1970 <= self.year <= 2200:
-            raise InputError(f"--year: {self.year} is out of range")
-
-
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, args: list[object] | None = None) -> int:
     """The single integer a counting query returns (0 for no row or NULL)."""
-    row = con.execute(sql, args or []).fetchone()
-    return int(row[0] or 0) if row else 0
+    rows = con.execute(sql, args or []).fetchall()
+    return int(rows[0][0] or 0) if rows else 0
 
 
 def _sql(name: str) -> list[str]:
@@ -172,10 +167,7 @@ def _find_existing(con: duckdb.DuckDBPyConnection, head: bytes) -> _Match | None
 
 
 def _unchanged(con: duckdb.DuckDBPyConnection, src: S.Source) -> int | None:
-    if src.raw_sig is None:
-        return None
-    row = con.execute("SELECT file_id FROM ingest_files WHERE raw_sig = ? LIMIT 1", [src.raw_sig]).fetchone()
-    return int(row[0]) if row else None
+    return S.unchanged_file_id(con, src)
 
 
 def _first_ts_key(src: S.Source, head: bytes, opts: IngestOptions) -> tuple[float, str]:
@@ -214,7 +206,12 @@ class Ingestor:
     def ingest(
         self, paths: list[str], progress: Callable[[S.Source], Progress | None] | None = None
     ) -> list[FileSummary]:
-        srcs = S.expand_inputs(paths)
+        return self.ingest_sources(S.expand_inputs(paths), progress)
+
+    def ingest_sources(
+        self, srcs: list[S.Source], progress: Callable[[S.Source], Progress | None] | None = None
+    ) -> list[FileSummary]:
+        """Ingest already expanded sources (a rotated set is put in time order first)."""
         heads: dict[int, bytes] = {}
         plan: list[tuple[S.Source, bytes, str]] = []
         out: list[FileSummary] = []
@@ -330,15 +327,24 @@ class Ingestor:
         summary = FileSummary(src.display, "resumed" if existing else "ingested")
         con.execute("BEGIN TRANSACTION")
         try:
-            if existing is None:
-                file_id = self._new_file_row(src, head, "postfix", state)
-            else:
-                file_id = existing.file_id
-            first_new_line = line_base + 1
+            file_id = existing.file_id if existing else self._new_file_row(src, head, "postfix", state)
+            corr = Correlator(self._take_pending())
+            headless: list[pl.DataFrame] = []
             bytes_read, tail_hash = start, existing.tail_hash if existing else None
+            first_ts: dt.datetime | None = None
+            last_ts: dt.datetime | None = None
             for res, chunk in self._parse_chunks(src, start, line_base, state):
-                self._store_chunk(file_id, res)
-                line_base += res.lines_read
+                ev = res.events.with_columns(pl.lit(file_id, dtype=pl.Int64).alias("file_id"))
+                self._store_quarantine(file_id, res.quarantine)
+                self._insert("rejections", REJECTION_COLUMNS, noqueue_rejections(ev))
+                built = corr.step(ev.filter(pl.col("qid").is_not_null()))
+                self._write(built, summary)
+                headless.append(built.events.filter(pl.col("headless")))
+                if ev.height:
+                    lo, hi = _span(ev.get_column("ts"))
+                    first_ts = lo if first_ts is None or lo < first_ts else first_ts
+                    last_ts = hi if last_ts is None or hi > last_ts else last_ts
+                summary.rejections += int((ev.get_column("kind") == "reject").sum())
                 bytes_read = chunk.offset + len(chunk.data)
                 tail_hash = chunk.tail_hash
                 summary.lines_read += res.lines_read
@@ -354,12 +360,21 @@ class Ingestor:
                 summary.status = "unchanged"
                 self._record_raw_sig(src, existing.file_id)
                 return summary
+            final, _ = corr.finish()
+            self._write(final, summary)
+            newest = _newest(con, last_ts)
+            keep = pl.concat(
+                [final.events, recent_headless(pl.concat(headless), newest)], how="diagonal_relaxed"
+            )
+            self._insert("pending_events", PENDING_COLUMNS, keep)
+            if first_ts is not None:
+                for stmt in _sql("link_upstream.sql"):
+                    con.execute(stmt, {"since": first_ts})
             con.execute(
                 "UPDATE ingest_files SET bytes_read = ?, tail_hash = ?, lines_read = lines_read + ?,"
                 " lines_parsed = lines_parsed + ?, lines_quarantined = lines_quarantined + ?,"
                 " lines_other = lines_other + ?, year_rule = ?, raw_size = ?, raw_sig = ?,"
-                " first_ts = (SELECT MIN(ts) FROM postfix_events WHERE file_id = ?),"
-                " last_ts = (SELECT MAX(ts) FROM postfix_events WHERE file_id = ?),"
+                " first_ts = LEAST(COALESCE(first_ts, ?), ?), last_ts = GREATEST(COALESCE(last_ts, ?), ?),"
                 " finished_at = now(), status = 'done' WHERE file_id = ?",
                 [
                     bytes_read,
@@ -371,13 +386,13 @@ class Ingestor:
                     state.describe(),
                     src.raw_size,
                     src.raw_sig,
-                    file_id,
-                    file_id,
+                    first_ts,
+                    first_ts,
+                    last_ts,
+                    last_ts,
                     file_id,
                 ],
             )
-            counts = self._correlate(file_id, first_new_line)
-            summary.messages, summary.deliveries, summary.rejections = counts
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -389,6 +404,51 @@ class Ingestor:
             and (bytes_read < (src.raw_size or 0))
         )
         return summary
+
+    def _take_pending(self) -> pl.DataFrame:
+        """Load the carried events and delete the rows they were last emitted as (they are re-emitted)."""
+        con = self.con
+        pending = con.sql(f"SELECT {EVENT_COLUMNS} FROM pending_events").pl()
+        con.execute("DELETE FROM messages WHERE message_key IN (SELECT message_key FROM pending_events)")
+        for table in ("deliveries", "rejections"):
+            con.execute(
+                f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM pending_events p "
+                f"WHERE p.file_id = {table}.file_id AND p.line_no = {table}.line_no)"
+            )
+        con.execute("DELETE FROM pending_events")
+        return _conform_events(pending)
+
+    def _write(self, built: Built, summary: FileSummary) -> None:
+        self._insert_messages(built.messages)
+        self._insert("deliveries", DELIVERY_COLUMNS, built.deliveries)
+        self._insert("rejections", REJECTION_COLUMNS, built.rejections)
+        summary.messages += built.messages.height
+        summary.deliveries += built.deliveries.height
+
+    def _insert(self, table: str, columns: str, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        self.con.register("_frame", frame.to_arrow())
+        try:
+            self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _frame")
+        finally:
+            self.con.unregister("_frame")
+
+    def _insert_messages(self, msgs: pl.DataFrame) -> None:
+        if msgs.height == 0:
+            return
+        self.con.register("_msgs", msgs.to_arrow())
+        try:
+            for stmt in _sql("insert_messages.sql"):
+                self.con.execute(stmt)
+        finally:
+            self.con.unregister("_msgs")
+
+    def _store_quarantine(self, file_id: int, quarantine: pl.DataFrame) -> None:
+        q = quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(
+            pl.lit(file_id, dtype=pl.Int64).alias("file_id")
+        )
+        self._insert("quarantine", "file_id, line_no, reason, raw", q)
 
     def _record_raw_sig(self, src: S.Source, file_id: int) -> None:
         if src.raw_sig and src.compression is None:
@@ -429,59 +489,33 @@ class Ingestor:
                 fut, done = window.popleft()
                 yield fut.result(), done
 
-    def _store_chunk(self, file_id: int, res: ParseResult) -> None:
-        con = self.con
-        if res.events.height:
-            ev = res.events.with_columns(pl.lit(file_id, dtype=pl.Int64).alias("file_id")).to_arrow()
-            con.register("_chunk_events", ev)
-            con.execute(
-                f"INSERT INTO postfix_events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM _chunk_events"
-            )
-            con.unregister("_chunk_events")
-        if res.quarantine.height:
-            q = res.quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(
-                pl.lit(file_id, dtype=pl.Int64).alias("file_id")
-            )
-            con.register("_chunk_quarantine", q.to_arrow())
-            con.execute(
-                "INSERT INTO quarantine (file_id, line_no, reason, raw) SELECT file_id, line_no, reason, raw FROM _chunk_quarantine"
-            )
-            con.unregister("_chunk_quarantine")
 
-    def _correlate(self, file_id: int, first_line: int) -> tuple[int, int, int]:
-        con = self.con
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT host, instance, qid FROM postfix_events "
-            "WHERE file_id = ? AND line_no >= ? AND qid IS NOT NULL",
-            [file_id, first_line],
+def _span(ts: pl.Series) -> tuple[dt.datetime, dt.datetime]:
+    lo, hi = ts.min(), ts.max()
+    assert isinstance(lo, dt.datetime) and isinstance(hi, dt.datetime)
+    return lo, hi
+
+
+def _newest(con: duckdb.DuckDBPyConnection, last_ts: dt.datetime | None) -> dt.datetime | None:
+    rows = con.execute("SELECT MAX(last_ts) FROM ingest_files WHERE format = 'postfix'").fetchall()
+    stored = rows[0][0] if rows else None
+    if stored is None:
+        return last_ts
+    if last_ts is None:
+        return stored  # type: ignore[no-any-return]
+    return max(stored, last_ts)  # type: ignore[no-any-return]
+
+
+def _conform_events(frame: pl.DataFrame) -> pl.DataFrame:
+    """Loaded pending events in exactly the parser's schema (+ file_id, classification)."""
+    cols = [pl.col("file_id").cast(pl.Int64)]
+    for name, dtype in EVENT_SCHEMA.items():
+        cols.append(
+            pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)
         )
-        for stmt in _sql("correlate.sql"):
-            con.execute(stmt)
-        # Rejections without a queue ID belong to no message: insert them once, directly.
-        con.execute(
-            """
-            INSERT INTO rejections (file_id, line_no, ts, host, instance, daemon, qid, message_key, action,
-                smtp_stage, client_host, client_ip, client_port, reply_code, dsn, reply, sender, recipient,
-                recipient_domain, helo, proto, provider, reason, severity)
-            SELECT file_id, line_no, ts, host, instance, daemon, qid, NULL, action, smtp_stage, client_host,
-                client_ip, client_port, reply_code, dsn, reply, sender, recipient,
-                CASE WHEN recipient LIKE '%@%' THEN lower(regexp_extract(recipient, '@([^@]*)$', 1)) END,
-                helo, proto, provider, reason, severity
-            FROM postfix_events WHERE file_id = ? AND line_no >= ? AND kind = 'reject' AND qid IS NULL
-            """,
-            [file_id, first_line],
-        )
-        messages = scalar(con, "SELECT COUNT(*) FROM lives")
-        deliveries = scalar(con, "SELECT COUNT(*) FROM life_events WHERE kind = 'delivery'")
-        rejections = scalar(
-            con,
-            "SELECT COUNT(*) FROM postfix_events WHERE file_id = ? AND line_no >= ? AND kind = 'reject'",
-            [file_id, first_line],
-        )
-        con.execute("DROP TABLE IF EXISTS life_events")
-        con.execute("DROP TABLE IF EXISTS lives")
-        con.execute("DROP TABLE IF EXISTS touched")
-        return messages, deliveries, rejections
+    for name in ("provider", "reason", "severity"):
+        cols.append(pl.col(name).cast(pl.String))
+    return frame.select(cols)
 
 
 def classify_events(events: pl.DataFrame) -> pl.DataFrame:

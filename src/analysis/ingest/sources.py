@@ -18,13 +18,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import numpy as np
-import polars as pl
-import pyarrow as pa
+from typing import TYPE_CHECKING, BinaryIO
 
 from analysis.errors import InputError
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
 
 FINGERPRINT_BYTES = 64 * 1024
 CHUNK_BYTES = 32 * 1024 * 1024
@@ -236,6 +236,11 @@ def tail_hash_at(src: Source, offset: int) -> str | None:
 def split_lines(data: bytes) -> pl.Series:
     """Lines of a chunk (which ends at a newline, or at EOF) as a polars String series, without copying
     the bytes through Python strings. Invalid UTF-8 lines keep their bytes as \\xNN escapes."""
+    # Imported here so that the unchanged-file fast path never loads the columnar stack.
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
     if not data:
         return pl.Series("raw", [], dtype=pl.String)
     arr = np.frombuffer(data, dtype=np.uint8)
@@ -266,3 +271,11 @@ def file_mtime(src: Source) -> float | None:
 
 def environment_db() -> str | None:
     return os.environ.get("DELIVERABILITY_DB")
+
+
+def unchanged_file_id(con: duckdb.DuckDBPyConnection, src: Source) -> int | None:
+    """The stored file whose raw bytes `src` still has (same size and first/last 64 KiB), if any."""
+    if src.raw_sig is None:
+        return None
+    rows = con.execute("SELECT file_id FROM ingest_files WHERE raw_sig = ? LIMIT 1", [src.raw_sig]).fetchall()
+    return int(rows[0][0]) if rows else None

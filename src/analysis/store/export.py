@@ -15,7 +15,7 @@ import duckdb
 
 # The time column that decides each fact table's day partition.
 PARTITION_COLUMNS = {
-    "postfix_events": "ts",
+    "pending_events": "ts",
     "deliveries": "ts",
     "rejections": "ts",
     "messages": "first_seen",
@@ -60,7 +60,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: str | os.PathLike[str]) 
         else:
             select = f"SELECT *, 'all' AS day FROM \"{table}\""
         tmp = root / f".{table}.tmp-{uuid.uuid4().hex[:8]}"
-        n = int(con.execute(f"SELECT COUNT(*) FROM ({select}) x").fetchone()[0])  # type: ignore[index]
+        n = int(con.execute(f"SELECT COUNT(*) FROM ({select}) x").fetchall()[0][0])
         if n:
             con.execute(
                 f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT PARQUET, PARTITION_BY (day), "

@@ -33,8 +33,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
     raw         VARCHAR NOT NULL              -- the line (invalid UTF-8 bytes as \xNN escapes, capped)
 );
 
--- Every Postfix line that matters for correlation, parsed: the substrate messages/deliveries are built from.
-CREATE TABLE IF NOT EXISTS postfix_events (
+-- Parsed Postfix events of messages not complete yet: still queued at the end of the last file read, or
+-- begun before the log started (kept a while for an older file that may bring their first lines). The
+-- next ingest continues correlation from here; everything complete lives in messages/deliveries/rejections.
+CREATE TABLE IF NOT EXISTS pending_events (
     file_id      BIGINT NOT NULL,
     line_no      BIGINT NOT NULL,
     ts           TIMESTAMPTZ NOT NULL,
@@ -79,7 +81,9 @@ CREATE TABLE IF NOT EXISTS postfix_events (
     proto        VARCHAR,
     provider     VARCHAR,                     -- classify: mailbox provider (deliveries and rejects)
     reason       VARCHAR,                     -- classify: Sisimai v5 reason
-    severity     VARCHAR                      -- classify: hard | soft
+    severity     VARCHAR,                     -- classify: hard | soft
+    message_key  VARCHAR,                     -- the (partial) message these events were last emitted as
+    headless     BOOLEAN                      -- the segment began without an origin line
 );
 
 -- One row per accepted message life: (host, instance, qid) split at `removed` and at a new origin line.

@@ -1,0 +1,186 @@
+"""Queue-ID correlation as a streaming group-by: events → messages, deliveries, rejections.
+
+A (host, instance, queue ID) group splits into *segments*: a new one starts at an origin line (smtpd
+`client=`, pickup) and after `removed`, so a reused short queue ID yields two messages. A segment that
+saw `removed`, or was followed by another segment of its group, is complete and is emitted once; the
+last segment of a group without `removed` stays *open* and is carried to the next chunk and, at the end of
+a file, to the next file (the `pending_events` table) — that is how a message whose lines span two files
+stays one message. Segments that begin without an origin line (*headless*: the log started mid-message)
+are carried too for a while, so an older file ingested later can still give them their head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+GROUP = ["host", "instance", "qid"]
+ORDER = ["ts", "file_id", "line_no"]
+ORIGIN_KINDS = ("client", "pickup")
+CLEANUP_REJECTS = ("reject", "milter-reject", "discard", "milter-discard", "hold", "milter-hold", "redirect")
+REJECTION_ACTIONS = (*CLEANUP_REJECTS, "warning")
+HEADLESS_KEEP = dt.timedelta(days=7)
+
+
+@dataclass
+class Built:
+    """Rows to write for the segments of one step; `events` are those segments' events with their
+    message_key and `headless` flag (the loader keeps the headless ones for a later, older file)."""
+
+    messages: pl.DataFrame
+    deliveries: pl.DataFrame
+    rejections: pl.DataFrame
+    events: pl.DataFrame
+
+
+def _domain(col: str) -> pl.Expr:
+    return pl.col(col).str.extract(r"@([^@]*)$", 1).str.to_lowercase()
+
+
+def segments(events: pl.DataFrame) -> pl.DataFrame:
+    """`events` (queue-ID'd, any order) with `seg` (a segment number unique in this frame), `pos` (rank in
+    group/time order), `headless` and `complete`. Only the key columns are sorted; the wide rows stay put."""
+    # Sort by a 64-bit hash of the group (numeric sorts are ~7x faster than on three strings); should two
+    # groups ever share a hash, sort by the strings themselves.
+    slim = (
+        events.select(*GROUP, *ORDER, "kind")
+        .with_row_index("_row")
+        .with_columns(pl.struct(GROUP).hash().alias("_g"))
+    )
+    distinct = slim.select(pl.col("_g").n_unique(), pl.struct(GROUP).n_unique()).row(0)
+    key = "_g" if distinct[0] == distinct[1] else GROUP
+    s = slim.sort([*([key] if isinstance(key, str) else key), *ORDER])
+    boundary = (
+        (pl.col("host") != pl.col("host").shift(1))
+        | (pl.col("instance") != pl.col("instance").shift(1))
+        | (pl.col("qid") != pl.col("qid").shift(1))
+    ).fill_null(True)
+    start = (
+        boundary
+        | pl.col("kind").is_in(ORIGIN_KINDS)
+        | (pl.col("kind").shift(1) == "removed").fill_null(False)
+    )
+    s = s.with_columns(start.cast(pl.Int64).cum_sum().alias("seg"), boundary.alias("_b"))
+    # A segment is complete if it saw `removed` or another segment of its group follows it.
+    next_is_new_group = pl.col("_b").shift(-1).fill_null(True)
+    info = s.group_by("seg").agg(
+        (~pl.col("kind").first().is_in(ORIGIN_KINDS)).alias("headless"),
+        ((pl.col("kind") == "removed").any() | ~next_is_new_group.last()).alias("complete"),
+    )
+    s = s.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("pos"))
+    back = s.select("_row", "seg", "pos").sort("_row").join(info, on="seg", how="left", maintain_order="left")
+    return pl.concat([events, back.drop("_row")], how="horizontal")
+
+
+def _first_where(col: str, kind: str) -> pl.Expr:
+    return pl.col(col).filter(pl.col("kind") == kind).first()
+
+
+def build_messages(ev: pl.DataFrame) -> pl.DataFrame:
+    """One row per segment of `ev` (already segmented), with its message_key."""
+    k = pl.col("kind")
+    cleanup = (k == "cleanup_action") & pl.col("action").is_in(CLEANUP_REJECTS)
+    msgs = ev.group_by("seg").agg(
+        pl.col("host").first(),
+        pl.col("instance").first(),
+        pl.col("qid").first(),
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").max().alias("last_seen"),
+        pl.when(k.get(pl.col("pos").arg_min()) == "client")
+        .then(pl.lit("smtpd"))
+        .when(k.get(pl.col("pos").arg_min()) == "pickup")
+        .then(pl.lit("pickup"))
+        .otherwise(None)
+        .alias("origin"),
+        _first_where("service", "client"),
+        _first_where("client_host", "client"),
+        _first_where("client_ip", "client"),
+        _first_where("client_port", "client"),
+        _first_where("sasl_method", "client"),
+        _first_where("sasl_username", "client"),
+        _first_where("uid", "pickup"),
+        _first_where("message_id", "message_id"),
+        pl.coalesce(
+            _first_where("sender", "queued"),
+            _first_where("sender", "pickup"),
+            _first_where("sender", "expired"),
+        ).alias("sender"),
+        _first_where("size", "queued"),
+        _first_where("nrcpt", "queued"),
+        pl.col("ts").filter(k == "queued").min().alias("queued_at"),
+        pl.col("ts").filter(k == "removed").max().alias("removed_at"),
+        pl.col("ts").filter(k == "expired").min().alias("expired_at"),
+        pl.col("action").filter(cleanup).last().alias("cleanup_action"),
+        pl.col("reply").filter(cleanup).last().alias("cleanup_reply"),
+    )
+    base = pl.format(
+        "{}/{}/{}/{}",
+        pl.col("host"),
+        pl.col("instance"),
+        pl.col("qid"),
+        pl.col("first_seen").dt.epoch("s"),
+    )
+    msgs = msgs.with_columns(base.alias("_base"), _domain("sender").alias("sender_domain"))
+    # Two segments of one queue ID starting in the same second (only in damaged or synthetic logs).
+    rank = pl.col("seg").rank("ordinal").over("_base") - 1
+    return msgs.with_columns(
+        pl.when(rank == 0)
+        .then(pl.col("_base"))
+        .otherwise(pl.format("{}.{}", pl.col("_base"), rank))
+        .alias("message_key")
+    ).drop("_base")
+
+
+def build(ev: pl.DataFrame) -> Built:
+    """Messages, deliveries and queue-ID'd rejections of the segmented events `ev` (all of them)."""
+    msgs = build_messages(ev)
+    keys = msgs.select("seg", "message_key")
+    d = ev.filter(pl.col("kind") == "delivery").join(keys, on="seg", how="left")
+    deliveries = d.with_columns(_domain("recipient").alias("recipient_domain"))
+    r = ev.filter(
+        (pl.col("kind") == "reject")
+        | ((pl.col("kind") == "cleanup_action") & pl.col("action").is_in(REJECTION_ACTIONS))
+    ).join(keys, on="seg", how="left")
+    rejections = r.with_columns(_domain("recipient").alias("recipient_domain"))
+    return Built(msgs.drop("seg"), deliveries, rejections, ev.join(keys, on="seg", how="left"))
+
+
+def noqueue_rejections(events: pl.DataFrame) -> pl.DataFrame:
+    """Refusals before a queue file existed: they belong to no message."""
+    r = events.filter(pl.col("qid").is_null() & (pl.col("kind") == "reject"))
+    return r.with_columns(
+        pl.lit(None, dtype=pl.String).alias("message_key"), _domain("recipient").alias("recipient_domain")
+    )
+
+
+class Correlator:
+    """Streams chunks of events; emits complete segments and carries open ones."""
+
+    def __init__(self, carried: pl.DataFrame) -> None:
+        self.carried = carried
+
+    def step(self, events: pl.DataFrame) -> Built:
+        """Add a chunk's queue-ID'd events; return what became complete."""
+        if self.carried.height:
+            frame = pl.concat([self.carried, events.select(self.carried.columns)], how="vertical_relaxed")
+        else:
+            frame = events
+        seg = segments(frame)
+        done = seg.filter(pl.col("complete"))
+        self.carried = seg.filter(~pl.col("complete")).drop("seg", "pos", "headless", "complete")
+        return build(done)
+
+    def finish(self) -> tuple[Built, pl.DataFrame]:
+        """The still-open segments as (partial) rows, and the events to keep for the next file."""
+        seg = segments(self.carried)
+        return build(seg), self.carried
+
+
+def recent_headless(events: pl.DataFrame, newest: dt.datetime | None) -> pl.DataFrame:
+    """Events of recent headless segments (an older file may still bring their first lines)."""
+    if events.height == 0 or newest is None:
+        return events.head(0)
+    first = pl.col("ts").min().over("message_key")
+    return events.filter(pl.col("headless") & (first >= newest - HEADLESS_KEEP))

@@ -1,0 +1,28 @@
+"""Ingest options, validated before any work starts (and before the heavy modules load)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from analysis.errors import InputError
+
+CHUNK_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class IngestOptions:
+    """--year (year of a traditional log's first line), --tz (zone of traditional timestamps)."""
+
+    year: int | None = None
+    tz: str = "UTC"
+    chunk_bytes: int = CHUNK_BYTES
+    hold_partial: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(f"--tz: unknown time zone {self.tz!r}") from None
+        if self.year is not None and not 1970 <= self.year <= 2200:
+            raise InputError(f"--year: {self.year} is out of range")
