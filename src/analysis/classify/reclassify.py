@@ -10,7 +10,8 @@ import polars as pl
 from analysis.classify.frame import classify_frame
 from analysis.classify.rules import RuleSet
 
-TABLES = ("deliveries", "rejections")
+# pending_events too: their verdicts are copied again when their messages are re-emitted.
+TABLES = ("deliveries", "rejections", "pending_events")
 _VERDICT = ("provider", "reason", "severity")
 
 

@@ -522,7 +522,10 @@ def classify_events(events: pl.DataFrame) -> pl.DataFrame:
     """Provider, reason and hard/soft for delivery attempts and rejects, computed once per distinct reply."""
     from analysis.classify.frame import classify_frame
 
-    mask = pl.col("kind").is_in(["delivery", "reject", "cleanup_action"])
+    # Delivery attempts and refusals; a cleanup hold/discard/warning is our own policy, not a bounce.
+    mask = pl.col("kind").is_in(["delivery", "reject"]) | (
+        (pl.col("kind") == "cleanup_action") & pl.col("action").is_in(["reject", "milter-reject"])
+    )
     sub = events.filter(mask)
     if sub.height == 0:
         return events.with_columns(
