@@ -145,3 +145,19 @@ def test_overview_runs_as_an_analyst_would_without_papermill(db: Path) -> None:
     assert errors == []
     html = "".join(str(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", []))
     assert "703 recipients attempted" in html
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("confidence=1.5", "parameter confidence"),
+        ("start=2026-13-01", "parameter start"),
+        ("min_volume=ten", "parameter min_volume: 'ten' is not a valid int"),
+        ("start=2026-03-03", "is not before end"),
+    ],
+)
+def test_overview_rejects_bad_values_before_running(db: Path, tmp_path: Path, param: str, message: str) -> None:
+    res = run_report(OVERVIEW, db, tmp_path, "-p", param, "-p", "end=2026-03-02")
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not list(tmp_path.glob("*.html"))
