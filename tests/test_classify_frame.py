@@ -74,7 +74,11 @@ def test_normalize_expr_equals_function_on_random_text(texts: list[str]) -> None
         ("550-5.7.1 this 550-5.7.1 message", "550-5.7.1 this message"),
         ("see RFC 5322 section 3.6.2", "see RFC5322 section 3.6.2"),
         ("block list (S3150) at 2024-05-01T10:11:12.123Z", "block list (S3150) at <time>"),
-        ("qc12si8475009pab.211 - gsmtp", "<id>.211 - gsmtp"),
+        ("qc12si8475009pab.211 - gsmtp", "<id> - gsmtp"),
+        ("mailbox unavailable. [AM0PR01MB1234.eurprd01.prod.outlook.com]", "mailbox unavailable. [<host>]"),
+        ("SPF [summitshop.com] with ip", "SPF [<domain>] with ip"),
+        ("Not a valid recipient - atlas959.aol.mail.ne1.yahoo.com", "Not a valid recipient - <host>"),
+        ("[YocLQjthRm7v.eurprd075.prod.outlook.com] (S3150)", "[<host>] (S3150)"),
     ],
 )
 def test_normalize_examples(text: str, want: str) -> None:

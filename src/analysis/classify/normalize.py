@@ -42,12 +42,23 @@ STEPS: tuple[tuple[str, str], ...] = (
     (r"(https?://[^ \t\r\n?]+)\?[^ \t\r\n)\]]*", "${1}?<q>"),
     # "RFC 5322" → "RFC5322": an RFC number is meaning, not a variable
     (r"\b([Rr][Ff][Cc]) ([0-9]{3,4})\b", "${1}${2}"),
+    # Exchange Online's internal server names ([AM0PR01MB1234.eurprd01.prod.outlook.com]) and other
+    # bracketed domain names (Gmail quotes the SPF domain): one meaning, many spellings
+    (r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.prod\.outlook\.com\b", "<host>"),
+    (r"\[[a-z0-9-]+(?:\.[a-z0-9-]+)+\]", "[<domain>]"),
+    # numbered server names (mta661.mail.gq1.yahoo.com, atlas959.aol.mail.ne1.yahoo.com)
+    (r"\b[A-Za-z-]*[0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+\.[a-z]{2,}\b", "<host>"),
+    # long letter/digit tokens (session IDs, base64 fragments) of ten or more characters; short ones
+    # such as S3150, TSS04, CS01 are provider reason codes the rules read
+    (r"\b(?:[A-Za-z0-9]{9,}[0-9][A-Za-z0-9]*|[A-Za-z0-9]*[0-9][A-Za-z0-9]{9,})\b", "<id>"),
     # identifiers, before numbers so that an all-digit queue ID masks like its hex siblings: hex queue
     # IDs and hashes, long mixed letter/digit tokens (Gmail's session IDs, Exchange server names)
     (
         r"\b(?:[0-9A-F]{6,}|[0-9a-f]{8,}|[A-Za-z]+[0-9][A-Za-z0-9]{5,}|[0-9]+[A-Za-z][A-Za-z0-9]{5,})\b",
         "<id>",
     ),
+    # Gmail's "<id>.356 - gsmtp": the suffix is part of the session ID
+    (r"<id>\.[0-9]+", "<id>"),
     # free-standing numbers (twice: a match consumes the separator its neighbour needs)
     (_NUMBER, "${1}#${3}"),
     (_NUMBER, "${1}#${3}"),
