@@ -7,7 +7,6 @@ import datetime as dt
 import gzip
 import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from analysis.ingest import esp
 from analysis.ingest.detect import detect_format
 from analysis.ingest.evidence import LoadResult, load_evidence_file
 from analysis.store import connect
+from test_dmarc import zipped
 
 DATA = Path(__file__).parent / "data" / "esp"
 FIXTURES = {
@@ -513,13 +513,6 @@ def _gzip_named(inner: str, data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def _zip_named(inner: str, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(inner, data)
-    return buf.getvalue()
-
-
 DETECT: list[tuple[bytes, str, str]] = [
     (
         b"Nov 22 04:50:57 relay1 postfix/smtp[123]: 136771601F1: to=<a@gmail.com>, status=sent",
@@ -554,7 +547,7 @@ DETECT: list[tuple[bytes, str, str]] = [
     ),
     (b"\xef\xbb\xbf<?xml version='1.0'?><feedback>", "r.txt", "dmarc"),
     (
-        _zip_named("google.com!news.acme.example!1795305600!1795391999.xml", b"<feedback/>"),
+        zipped("google.com!news.acme.example!1795305600!1795391999.xml", b"<feedback/>"),
         "attachment.bin",
         "dmarc",
     ),
