@@ -587,3 +587,11 @@ def test_agrees_with_sisimai(tmp_path: Path) -> None:
         if differ:
             disagreements[path.name] = differ
     assert disagreements == EXPLAINED
+
+
+def test_compressed_mailbox(con: duckdb.DuckDBPyConnection) -> None:
+    import gzip
+
+    mbox = b"From x Sun Nov 22 05:10:00 2026\n" + build_arf().replace(b"\r\n", b"\n") + b"\n"
+    res = ingest(con, 1, gzip.compress(mbox), "fbl.mbox.gz")
+    assert (res.records_read, res.records_parsed, res.tables["complaints"]) == (1, 1, 1)
