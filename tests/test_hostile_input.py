@@ -273,3 +273,24 @@ def test_deep_nesting_is_refused_cleanly(con: duckdb.DuckDBPyConnection) -> None
     deep_xml = REPORT.replace(b"</feedback>", b"<x>" * 50_000 + b"</x>" * 50_000 + b"</feedback>")
     (rep,) = dmarc.read_reports(deep_xml, "deep.xml")  # expat and ElementTree build it without recursing
     assert rep.rows[0].count == 1
+
+
+def test_one_cap_for_all_attachments_of_a_mail(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten attachments of 300 KB each stay under a 1 MB cap one by one, not together."""
+    from email.message import EmailMessage
+
+    monkeypatch.setattr(safeio, "DEFAULT_LIMIT", 1_000_000)
+    msg = EmailMessage()
+    msg["From"] = "noreply@example.org"
+    msg["Subject"] = "Report domain: news.acme.example"
+    msg.set_content("reports")
+    big = REPORT.replace(b"</feedback>", b" " * 300_000 + b"</feedback>")
+    for i in range(10):
+        msg.add_attachment(
+            gzip.compress(big), maintype="application", subtype="gzip", filename=f"r{i}.xml.gz"
+        )
+    assert "many.eml: attachments decompress to more than the 1,000,000-byte cap together" in refused(
+        con, msg.as_bytes(), "dmarc", "many.eml"
+    )

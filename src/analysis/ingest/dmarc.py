@@ -22,6 +22,7 @@ import defusedxml
 import defusedxml.ElementTree as DET
 
 from analysis.errors import InputError
+from analysis.ingest import safeio
 from analysis.ingest.safeio import sniff_compression, unpack
 
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -318,9 +319,22 @@ def read_reports(data: bytes, name: str, *, limit: int | None = None) -> list[Dm
     if _looks_xml(data):
         return [parse_xml(data, what)]
     reports: list[DmarcReport] = []
+    # one cap for the whole mail, however many attachments it carries
+    cap = safeio.DEFAULT_LIMIT if limit is None else limit
+    budget = cap
     for fname, payload in _attachments(data, what):
         if sniff_compression(payload) is not None:
-            reports.extend(parse_xml(m.data, f"{what}:{m.name}") for m in unpack(payload, fname, limit=limit))
+            try:
+                members = unpack(payload, fname, limit=budget)
+            except safeio.TooBig:
+                if budget == cap:
+                    raise
+                raise safeio.TooBig(
+                    f"{what}: attachments decompress to more than the {cap:,}-byte cap together "
+                    "(possible decompression bomb)"
+                ) from None
+            budget -= sum(len(m.data) for m in members)
+            reports.extend(parse_xml(m.data, f"{what}:{m.name}") for m in members)
         elif _looks_xml(payload):
             reports.append(parse_xml(payload, f"{what}:{fname}"))
     if not reports:

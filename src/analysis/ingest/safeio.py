@@ -54,10 +54,12 @@ def sniff_compression(data: bytes) -> str | None:
     return None
 
 
+class TooBig(InputError):
+    """Decompressed content over the cap: a bomb, or a file too large for this store."""
+
+
 def _too_big(what: str, limit: int) -> InputError:
-    return InputError(
-        f"{what}: decompressed size exceeds the {limit:,}-byte cap (possible decompression bomb)"
-    )
+    return TooBig(f"{what}: decompressed size exceeds the {limit:,}-byte cap (possible decompression bomb)")
 
 
 def _check_ratio(what: str, packed: int, out: int) -> None:
