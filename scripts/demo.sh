@@ -9,6 +9,7 @@ echo "== inventory: data/inventory.toml -> $DB"
 $BIN/deliverability inventory load --inventory data/inventory.toml --db "$DB"
 echo "== ingest bundled samples into $DB"
 $BIN/deliverability ingest data/samples --db "$DB"
+$BIN/deliverability refresh --db "$DB"
 $BIN/deliverability totals --db "$DB"
 if [ -x /usr/sbin/nsd ]; then
   echo "== DNS authentication health of the demo domains (NSD on loopback)"

@@ -19,7 +19,7 @@ from analysis.errors import WorkbenchError
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest", "totals", "quarantine", "export"),
     "classify": ("classify", "reclassify"),
-    "metrics": ("rates", "latency", "replies"),
+    "metrics": ("rates", "latency", "replies", "refresh"),
     "reports": ("report",),
     "dns": ("dns", "inventory"),
     "abuse": ("abuse",),
