@@ -22,6 +22,7 @@ ORIGIN_KINDS = ("client", "pickup")
 CLEANUP_REJECTS = ("reject", "milter-reject", "discard", "milter-discard", "hold", "milter-hold", "redirect")
 REJECTION_ACTIONS = (*CLEANUP_REJECTS, "warning")
 HEADLESS_KEEP = dt.timedelta(days=7)
+CUT_OFF_WINDOW = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -179,8 +180,9 @@ class Correlator:
 
 
 def recent_headless(events: pl.DataFrame, newest: dt.datetime | None) -> pl.DataFrame:
-    """Events of recent headless segments (an older file may still bring their first lines)."""
+    """Events of headless segments (cut off by the start of a log) not older than HEADLESS_KEEP, which an
+    older file ingested later may still complete."""
     if events.height == 0 or newest is None:
         return events.head(0)
-    first = pl.col("ts").min().over("message_key")
-    return events.filter(pl.col("headless") & (first >= newest - HEADLESS_KEEP))
+    begin = pl.col("ts").min().over("message_key")
+    return events.filter(pl.col("headless") & (begin >= newest - HEADLESS_KEEP))

@@ -22,7 +22,7 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.ingest import sources as S
-from analysis.ingest.correlate import Built, Correlator, noqueue_rejections, recent_headless
+from analysis.ingest.correlate import CUT_OFF_WINDOW, Built, Correlator, noqueue_rejections, recent_headless
 from analysis.ingest.options import IngestOptions
 from analysis.ingest.postfix import (
     EVENT_SCHEMA,
@@ -37,6 +37,7 @@ from analysis.ingest.postfix import (
 
 Progress = Callable[[int], None]
 PARSE_THREADS = 2
+COMMIT_BYTES = 256 * 1024 * 1024  # a file is committed in steps of about this much input
 Warn = Callable[[str], None]
 
 DELIVERY_COLUMNS = (
@@ -74,6 +75,14 @@ class FileSummary:
     held_back: bool = False
     error: str | None = None
     kinds: dict[str, int] = field(default_factory=dict)
+
+    def add(self, res: ParseResult) -> None:
+        self.lines_read += res.lines_read
+        self.lines_parsed += res.lines_parsed
+        self.lines_quarantined += res.lines_quarantined
+        self.lines_other += res.lines_other
+        for k, v in res.kinds.items():
+            self.kinds[k] = self.kinds.get(k, 0) + v
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "kinds"}
@@ -187,6 +196,53 @@ def _first_ts_key(src: S.Source, head: bytes, opts: IngestOptions) -> tuple[floa
         d = ts.astimezone(dt.UTC)
         return (d.year * 10000 + d.month * 100 + d.day + d.hour / 100, src.display)
     return (float(src.mtime or 0), src.display)
+
+
+@dataclass
+class _Batch:
+    """Progress since the last commit of one file: what the next checkpoint records."""
+
+    bytes_read: int
+    tail_hash: str | None
+    state: YearState
+    lines_read: int = 0
+    lines_parsed: int = 0
+    lines_quarantined: int = 0
+    lines_other: int = 0
+    first_ts: dt.datetime | None = None
+    last_ts: dt.datetime | None = None
+    log_start: dt.datetime | None = None  # first timestamp of a file read from its first line
+    fresh: bool = False
+    headless: list[pl.DataFrame] = field(default_factory=list)
+
+    def add(self, res: ParseResult, chunk: S.Chunk, end_state: YearState, built: Built) -> None:
+        self.bytes_read = chunk.offset + len(chunk.data)
+        self.tail_hash = chunk.tail_hash
+        self.state = end_state
+        self.lines_read += res.lines_read
+        self.lines_parsed += res.lines_parsed
+        self.lines_quarantined += res.lines_quarantined
+        self.lines_other += res.lines_other
+        if res.events.height:
+            lo, hi = _span(res.events.get_column("ts"))
+            self.first_ts = lo if self.first_ts is None or lo < self.first_ts else self.first_ts
+            self.last_ts = hi if self.last_ts is None or hi > self.last_ts else self.last_ts
+            if self.fresh and self.log_start is None:
+                self.log_start = lo
+        if built.events.height and self.log_start is not None:
+            # Only segments cut off by the start of the log can be completed by an older file later.
+            cut = built.events.filter(
+                pl.col("headless")
+                & (pl.col("ts").min().over("message_key") <= self.log_start + CUT_OFF_WINDOW)
+            )
+            if cut.height:
+                self.headless.append(cut)
+
+    def headless_events(self) -> pl.DataFrame:
+        return pl.concat(self.headless, how="vertical_relaxed") if self.headless else pl.DataFrame()
+
+    def next(self) -> _Batch:
+        return _Batch(self.bytes_read, self.tail_hash, self.state, log_start=self.log_start, fresh=self.fresh)
 
 
 class Ingestor:
@@ -325,74 +381,39 @@ class Ingestor:
         else:
             state = year_rule(src, head, self.opts, self.warn)
         summary = FileSummary(src.display, "resumed" if existing else "ingested")
+        batch = _Batch(start, existing.tail_hash if existing else None, state, fresh=start == 0)
         con.execute("BEGIN TRANSACTION")
         try:
             file_id = existing.file_id if existing else self._new_file_row(src, head, "postfix", state)
             corr = Correlator(self._take_pending())
-            headless: list[pl.DataFrame] = []
-            bytes_read, tail_hash = start, existing.tail_hash if existing else None
-            first_ts: dt.datetime | None = None
-            last_ts: dt.datetime | None = None
-            for res, chunk in self._parse_chunks(src, start, line_base, state):
+            since_commit = 0
+            for res, chunk, end_state in self._parse_chunks(src, start, line_base, state):
                 ev = res.events.with_columns(pl.lit(file_id, dtype=pl.Int64).alias("file_id"))
                 self._store_quarantine(file_id, res.quarantine)
                 self._insert("rejections", REJECTION_COLUMNS, noqueue_rejections(ev))
                 built = corr.step(ev.filter(pl.col("qid").is_not_null()))
                 self._write(built, summary)
-                headless.append(built.events.filter(pl.col("headless")))
-                if ev.height:
-                    lo, hi = _span(ev.get_column("ts"))
-                    first_ts = lo if first_ts is None or lo < first_ts else first_ts
-                    last_ts = hi if last_ts is None or hi > last_ts else last_ts
+                batch.add(res, chunk, end_state, built)
+                summary.add(res)
                 summary.rejections += int((ev.get_column("kind") == "reject").sum())
-                bytes_read = chunk.offset + len(chunk.data)
-                tail_hash = chunk.tail_hash
-                summary.lines_read += res.lines_read
-                summary.lines_parsed += res.lines_parsed
-                summary.lines_quarantined += res.lines_quarantined
-                summary.lines_other += res.lines_other
-                for k, v in res.kinds.items():
-                    summary.kinds[k] = summary.kinds.get(k, 0) + v
                 if progress:
                     progress(len(chunk.data))
+                since_commit += len(chunk.data)
+                if since_commit >= COMMIT_BYTES:
+                    # Bound the transaction: write the open messages as they stand, carry their events
+                    # in pending_events, record the offset, commit; a crash resumes from here.
+                    self._checkpoint(file_id, corr, batch, src, final=False)
+                    con.execute("COMMIT")
+                    con.execute("BEGIN TRANSACTION")
+                    corr = Correlator(self._take_pending())
+                    batch = batch.next()
+                    since_commit = 0
             if summary.lines_read == 0 and existing is not None:
                 con.execute("ROLLBACK")
                 summary.status = "unchanged"
                 self._record_raw_sig(src, existing.file_id)
                 return summary
-            final, _ = corr.finish()
-            self._write(final, summary)
-            newest = _newest(con, last_ts)
-            keep = pl.concat(
-                [final.events, recent_headless(pl.concat(headless), newest)], how="diagonal_relaxed"
-            )
-            self._insert("pending_events", PENDING_COLUMNS, keep)
-            if first_ts is not None:
-                for stmt in _sql("link_upstream.sql"):
-                    con.execute(stmt, {"since": first_ts})
-            con.execute(
-                "UPDATE ingest_files SET bytes_read = ?, tail_hash = ?, lines_read = lines_read + ?,"
-                " lines_parsed = lines_parsed + ?, lines_quarantined = lines_quarantined + ?,"
-                " lines_other = lines_other + ?, year_rule = ?, raw_size = ?, raw_sig = ?,"
-                " first_ts = LEAST(COALESCE(first_ts, ?), ?), last_ts = GREATEST(COALESCE(last_ts, ?), ?),"
-                " finished_at = now(), status = 'done' WHERE file_id = ?",
-                [
-                    bytes_read,
-                    tail_hash,
-                    summary.lines_read,
-                    summary.lines_parsed,
-                    summary.lines_quarantined,
-                    summary.lines_other,
-                    state.describe(),
-                    src.raw_size,
-                    src.raw_sig,
-                    first_ts,
-                    first_ts,
-                    last_ts,
-                    last_ts,
-                    file_id,
-                ],
-            )
+            self._checkpoint(file_id, corr, batch, src, final=True)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -401,9 +422,49 @@ class Ingestor:
             self.opts.hold_partial
             and src.compression is None
             and not src.is_stdin
-            and (bytes_read < (src.raw_size or 0))
+            and (batch.bytes_read < (src.raw_size or 0))
         )
         return summary
+
+    def _checkpoint(
+        self, file_id: int, corr: Correlator, batch: _Batch, src: S.Source, *, final: bool
+    ) -> None:
+        """Write the open messages, carry their events (and recent headless ones), record progress."""
+        con = self.con
+        partial, _ = corr.finish()
+        self._write(partial, None)
+        newest = _newest(con, batch.last_ts)
+        headless = recent_headless(batch.headless_events(), newest)
+        keep = pl.concat([partial.events, headless], how="diagonal_relaxed")
+        self._insert("pending_events", PENDING_COLUMNS, keep)
+        if batch.first_ts is not None:
+            for stmt in _sql("link_upstream.sql"):
+                con.execute(stmt, {"since": batch.first_ts})
+        # The raw-file signature (the unchanged fast path) is recorded only once the file is fully read.
+        con.execute(
+            "UPDATE ingest_files SET bytes_read = ?, tail_hash = ?, lines_read = lines_read + ?,"
+            " lines_parsed = lines_parsed + ?, lines_quarantined = lines_quarantined + ?,"
+            " lines_other = lines_other + ?, year_rule = ?, raw_size = ?, raw_sig = ?,"
+            " first_ts = LEAST(COALESCE(first_ts, ?), ?), last_ts = GREATEST(COALESCE(last_ts, ?), ?),"
+            " finished_at = now(), status = ? WHERE file_id = ?",
+            [
+                batch.bytes_read,
+                batch.tail_hash,
+                batch.lines_read,
+                batch.lines_parsed,
+                batch.lines_quarantined,
+                batch.lines_other,
+                batch.state.describe(),
+                src.raw_size,
+                src.raw_sig if final else None,
+                batch.first_ts,
+                batch.first_ts,
+                batch.last_ts,
+                batch.last_ts,
+                "done" if final else "partial",
+                file_id,
+            ],
+        )
 
     def _take_pending(self) -> pl.DataFrame:
         """Load the carried events and delete the rows they were last emitted as (they are re-emitted)."""
@@ -418,12 +479,13 @@ class Ingestor:
         con.execute("DELETE FROM pending_events")
         return _conform_events(pending)
 
-    def _write(self, built: Built, summary: FileSummary) -> None:
+    def _write(self, built: Built, summary: FileSummary | None) -> None:
         self._insert_messages(built.messages)
         self._insert("deliveries", DELIVERY_COLUMNS, built.deliveries)
         self._insert("rejections", REJECTION_COLUMNS, built.rejections)
-        summary.messages += built.messages.height
-        summary.deliveries += built.deliveries.height
+        if summary is not None:
+            summary.messages += built.messages.height
+            summary.deliveries += built.deliveries.height
 
     def _insert(self, table: str, columns: str, frame: pl.DataFrame) -> None:
         if frame.height == 0:
@@ -459,7 +521,7 @@ class Ingestor:
 
     def _parse_chunks(
         self, src: S.Source, start: int, line_base: int, state: YearState
-    ) -> Iterator[tuple[ParseResult, S.Chunk]]:
+    ) -> Iterator[tuple[ParseResult, S.Chunk, YearState]]:
         """Parse chunks on two worker threads while the main thread stores finished ones (polars and DuckDB
         release the GIL). Each chunk starts from the year state its predecessor leaves, computed up front
         from month names alone; `state` ends as the state after the last chunk."""
@@ -472,7 +534,7 @@ class Ingestor:
             res.events = classify_events(res.events)
             return res
 
-        window: deque[tuple[Future[ParseResult], S.Chunk]] = deque()
+        window: deque[tuple[Future[ParseResult], S.Chunk, YearState]] = deque()
         with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
             next_line = line_base + 1
             for chunk in chunks:
@@ -480,14 +542,14 @@ class Ingestor:
                 begin = YearState(state.year, state.last_month, state.tz)
                 end = advance_year(lines, state)
                 state.year, state.last_month = end.year, end.last_month
-                window.append((pool.submit(parse, lines, next_line, begin), chunk))
+                window.append((pool.submit(parse, lines, next_line, begin), chunk, end))
                 next_line += lines.len()
                 if len(window) > PARSE_THREADS:
-                    fut, done = window.popleft()
-                    yield fut.result(), done
+                    fut, done, after = window.popleft()
+                    yield fut.result(), done, after
             while window:
-                fut, done = window.popleft()
-                yield fut.result(), done
+                fut, done, after = window.popleft()
+                yield fut.result(), done, after
 
 
 def _span(ts: pl.Series) -> tuple[dt.datetime, dt.datetime]:
