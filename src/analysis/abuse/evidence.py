@@ -66,7 +66,7 @@ def account_verdict(
     window = resolve_window(
         con, since, until, default_hours=cfg.default_window_hours, lookback_days=cfg.lookback_days
     )
-    ranking = rank_facts(load_facts(con, window, Scope("account", account)), cfg)
+    ranking = rank_facts(load_facts(con, window, Scope("account", account), cfg.evidence_cap), cfg)
     found = [s for s in ranking.suspects if s.account == account]
     if not found:
         raise InputError(f"account {account!r} sent no mail in {window.describe()}")

@@ -28,19 +28,17 @@ class Facts:
     dmarc: pl.DataFrame
     dnsbl: pl.DataFrame
     domains: pl.DataFrame
+    new_recipients: pl.DataFrame
 
     def accounts(self) -> list[str]:
         """Accounts with at least one message in the window, sorted."""
         return sorted(self.messages["account"].unique().drop_nulls().to_list())
 
 
-def load_facts(con: duckdb.DuckDBPyConnection, window: Window, scope: Scope) -> Facts:
-    """Run every abuse query for this window and scope."""
-    period = {"period_seconds": max(1.0, (window.until - window.since).total_seconds())}
-    frames = {
-        name: queries.run(con, name, window, scope, period if name == "recipient_buckets" else None)
-        for name in queries.QUERIES
-    }
+def load_facts(con: duckdb.DuckDBPyConnection, window: Window, scope: Scope, evidence_cap: int = 10) -> Facts:
+    """Run every abuse query for this window and scope (`evidence_cap` rows of row-level evidence)."""
+    extra = {"period_seconds": max(1.0, (window.until - window.since).total_seconds()), "cap": evidence_cap}
+    frames = {name: queries.run(con, name, window, scope, extra) for name in queries.QUERIES}
     return Facts(
         window=window,
         scope=scope,
@@ -55,4 +53,5 @@ def load_facts(con: duckdb.DuckDBPyConnection, window: Window, scope: Scope) -> 
         dmarc=frames["dmarc"],
         dnsbl=frames["dnsbl"],
         domains=frames["domains"],
+        new_recipients=frames["new_recipients"],
     )

@@ -27,6 +27,7 @@ QUERIES: tuple[str, ...] = (
     "dmarc",
     "dnsbl",
     "domains",
+    "new_recipients",
 )
 
 

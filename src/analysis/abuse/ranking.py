@@ -161,4 +161,4 @@ def rank(
     window = resolve_window(
         con, since, until, default_hours=cfg.default_window_hours, lookback_days=cfg.lookback_days
     )
-    return rank_facts(load_facts(con, window, scope or Scope()), cfg)
+    return rank_facts(load_facts(con, window, scope or Scope(), cfg.evidence_cap), cfg)

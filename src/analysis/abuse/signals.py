@@ -579,7 +579,12 @@ def new_recipients(ctx: _Ctx, account: str) -> Signal:
             k=k,
             note=f"{hist} messages of history < {ctx.cfg.min_history_messages}: not judged",
         )
-    return _rate(ctx, "new_recipients", account, k, n, ())
+    ev = _evidence(
+        _of(ctx.facts.new_recipients, account),
+        ctx.cap(),
+        lambda x: f"new recipient at {x['recipient_domain']}",
+    )
+    return _rate(ctx, "new_recipients", account, k, n, ev)
 
 
 def recipient_fanout(ctx: _Ctx, account: str) -> Signal:
@@ -608,12 +613,14 @@ def recipient_fanout(ctx: _Ctx, account: str) -> Signal:
         )
     med = median(values)
     ratio = now / max(med, 1.0)
+    ev = _evidence(_of(ctx.messages, account), ctx.cap(), lambda x: "a message of the window")
     return _counted(
         ctx,
         "recipient_fanout",
         RATIO,
         ratio,
         now,
+        evidence=ev,
         score=ratio,
         note=f"{now} distinct recipients vs median {med:g} over {len(values)} earlier periods",
     )
