@@ -174,15 +174,16 @@ FULL = ("deferred", "4.2.2", "mailboxfull", "soft", "452 4.2.2 mailbox full")
 SENT = ("sent", "2.0.0", None, None, "250 ok")
 
 
-def _complaints(s: Store, keys: list[str]) -> None:
+def _complaints(s: Store, keys: list[str]) -> Store:
     s.con.executemany(
         "INSERT INTO complaints (complaint_id, file_id, record_no, received_at, feedback_type, report_variant,"
         " source, provider, message_key) VALUES (?, 1, ?, ?, 'abuse', 'arf', 'arf', 'yahoo', ?)",
         [(f"c{i}", i, T0 + dt.timedelta(hours=2), k) for i, k in enumerate(keys)],
     )
+    return s
 
 
-def _dmarc(s: Store, rows: list[tuple[str, int, bool]]) -> None:
+def _dmarc(s: Store, rows: list[tuple[str, int, bool]]) -> Store:
     s.con.execute(
         "INSERT INTO dmarc_reports (report_key, org_name, report_id, date_begin, date_end, domain, record_count,"
         " message_count, file_id) VALUES ('rk', 'Yahoo', 'r1', ?, ?, 'acme.example', 2, 100, 1)",
@@ -193,28 +194,32 @@ def _dmarc(s: Store, rows: list[tuple[str, int, bool]]) -> None:
         " VALUES ('rk', ?, 1, ?, ?, ?, 'acme.example')",
         [(i, ip, c, ok) for i, (ip, c, ok) in enumerate(rows)],
     )
+    return s
 
 
-def _dnsbl(s: Store, ip: str, states: list[str]) -> None:
+def _dnsbl(s: Store, ip: str, states: list[str]) -> Store:
     s.con.executemany(
         "INSERT INTO dns_observations (run_id, observed_at, subject, check_name, state, severity, data_json)"
         " VALUES (?, ?, ?, 'dnsbl:zen.example', ?, 'error', '{}')",
         [(f"run{i}", T0 - dt.timedelta(days=2 - i), ip, st) for i, st in enumerate(states)],
     )
+    return s
 
 
-def _history(s: Store, days: int, per_day: int, hour: int = 10, **kw: Any) -> None:
+def _history(s: Store, days: int, per_day: int, hour: int = 10, **kw: Any) -> Store:
     for d in range(1, days + 1):
         s.many(per_day, T0 - dt.timedelta(days=d) + dt.timedelta(hours=hour), **kw)
+    return s
 
 
-def _pool_history(s: Store, days: int, pool: int) -> None:
+def _pool_history(s: Store, days: int, pool: int) -> Store:
     for d in range(1, days + 1):
         for i in range(pool):
             s.send(T0 - dt.timedelta(days=d) + dt.timedelta(seconds=60 * i), f"p{i}@gmail.com")
+    return s
 
 
-Build = Callable[[Store], None]
+Build = Callable[[Store], object]
 CASES: list[tuple[str, str, Build, bool, float | None]] = [
     (
         "hard bounces 15 %",
