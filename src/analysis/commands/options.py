@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,8 +11,35 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _use_lake(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """analysis.store.connect() (and any notebook a report starts) reads $DELIVERABILITY_LAKE; it is set
+    for this command only and restored when the command ends (in-process callers stay unaffected)."""
+    if not value:
+        return
+    before = os.environ.get("DELIVERABILITY_LAKE")
+    os.environ["DELIVERABILITY_LAKE"] = value
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop("DELIVERABILITY_LAKE", None)
+        else:
+            os.environ["DELIVERABILITY_LAKE"] = before
+
+    ctx.call_on_close(restore)
+
+
 def db_option(f: F) -> F:
-    """--db on every command; default from $DELIVERABILITY_DB, else data/deliverability.duckdb."""
+    """--db on every command; default from $DELIVERABILITY_DB, else data/deliverability.duckdb. --lake
+    makes the readers query a Parquet lake instead (through DuckDB views)."""
+    f = click.option(
+        "--lake",
+        type=click.Path(file_okay=False, exists=True),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_use_lake,
+        help="Read this Parquet lake instead of the database (default: $DELIVERABILITY_LAKE).",
+    )(f)
     return click.option(
         "--db",
         "db",

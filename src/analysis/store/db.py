@@ -41,7 +41,14 @@ def connect(
     wait: float | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the store; writers get the schema migrated, readers must find an existing file."""
+    """Open the store; writers get the schema migrated, readers must find an existing file. In lake mode
+    ($DELIVERABILITY_LAKE, set by --lake) readers get the Parquet lake's tables through DuckDB views."""
+    if read_only:
+        from analysis.store.lake import lake_path, open_lake
+
+        lake = lake_path()
+        if lake is not None:
+            return open_lake(lake)
     path = db_path(db)
     if read_only and not path.exists():
         raise InputError(f"no database at {path}: run 'deliverability ingest' first")
