@@ -247,7 +247,7 @@ def test_erase_quoted_address_in_the_lake(copy: Path, tmp_path: Path) -> None:
     exported = _run("export", "--db", str(copy), "--out", str(lake), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     planted = rows_mentioning(copy, ORACLE_QUOTED)
-    res = _run("privacy", "erase", QUOTED, "--db", str(copy), "--lake", str(lake), "--json", cwd=tmp_path)
+    res = _run("privacy", "erase", QUOTED, "--db", str(copy), "--export-dir", str(lake), "--json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert {f.split("/")[0] for f in json.loads(res.stdout)["lake_files"]} == set(planted)
     assert rows_mentioning(copy, ORACLE_QUOTED) == {}

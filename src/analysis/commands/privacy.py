@@ -87,10 +87,11 @@ def export_cmd(address: str, out: str, db: str | None, fold_case: bool) -> None:
 @db_option
 @click.option("--dry-run", is_flag=True, help="Count what would be redacted; change nothing.")
 @click.option(
-    "--lake",
-    type=click.Path(file_okay=False),
+    "--export-dir",
+    "lake",
+    type=click.Path(file_okay=False, exists=True),
     default=None,
-    help="Also redact the address in this exported Parquet lake (deliverability export --out DIR).",
+    help="Also redact the address in this exported Parquet lake (the DIR of deliverability export --out DIR).",
 )
 @_FOLD
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -139,10 +140,11 @@ def retention_group() -> None:
 @db_option
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; change nothing.")
 @click.option(
-    "--lake",
-    type=click.Path(file_okay=False),
+    "--export-dir",
+    "lake",
+    type=click.Path(file_okay=False, exists=True),
     default=None,
-    help="Also prune this exported Parquet lake (DIR/<table>/day=YYYY-MM-DD/).",
+    help="Also prune this exported Parquet lake (the DIR of deliverability export --out DIR).",
 )
 @click.option("--as-of", "as_of", default=None, help="Judge ages at this time instead of now (ISO 8601).")
 @_CONFIG

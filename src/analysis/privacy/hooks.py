@@ -12,7 +12,6 @@ import duckdb
 from analysis.errors import WorkbenchError
 from analysis.privacy import audit
 from analysis.privacy.config import load_config, load_key
-from analysis.privacy.pseudonym import resolve
 
 PSEUDONYMISE_PARAM = "pseudonymise"
 
@@ -31,9 +30,11 @@ def audit_ingest(
         for k in ("lines_read", "lines_parsed", "lines_quarantined", "messages", "deliveries", "rejections"):
             if isinstance(d.get(k), int):
                 counts[k] = counts.get(k, 0) + d[k]
-    failed = summaries is None or any(getattr(s, "status", "") == "failed" for s in summaries)
+    raised = sys.exc_info()[0] is not None
+    failed = raised or any(getattr(s, "status", "") == "failed" for s in summaries or ())
+    status = "failed" if failed else "ok" if summaries is not None else "unchanged"
     try:
-        audit.record(con, "ingest", {"paths": list(paths)}, counts, status="failed" if failed else "ok")
+        audit.record(con, "ingest", {"paths": list(paths)}, counts, status=status)
     except (duckdb.Error, WorkbenchError) as exc:
         _warn(f"audit log not written: {str(exc).splitlines()[0]}")
 
@@ -44,7 +45,9 @@ def audit_export(db: str | None, out: str, written: Mapping[str, int]) -> None:
 
 
 def audit_report(db: str | None, name: str, given: Mapping[str, Any], seconds: float) -> None:
-    """Audit row after a report run (the notebook read the store read-only)."""
+    """Audit row after a report run (the notebook read the store read-only); none for a notebook without db."""
+    if db is None:
+        return
     params = {"notebook": name, **{k: v for k, v in given.items() if k != "db"}}
     audit.record_to(db, "report", params, {"seconds": round(seconds, 2)}, warn=_warn, wait=2)
 
@@ -52,6 +55,8 @@ def audit_report(db: str | None, name: str, given: Mapping[str, Any], seconds: f
 def report_values(param_names: Iterable[str], values: Mapping[str, Any]) -> dict[str, Any]:
     """The runner's values with `pseudonymise` resolved against the configuration default, and the key
     checked before any kernel starts (InputError, exit 2, when pseudonymising without a usable key)."""
+    from analysis.privacy.pseudonym import resolve  # polars: only for report runs
+
     out = dict(values)
     if PSEUDONYMISE_PARAM in set(param_names):
         config = load_config()
