@@ -154,6 +154,9 @@ def test_drill_down_to_a_client_ip_finds_only_the_victim(db: Path) -> None:
         con.close()
     assert [s.account for s in r.suspects] == ["victim"]
     assert r.suspects[0].messages > 0
+    # the narrowed mail is judged against the account's whole history: this IP is new for victim-app
+    new_ips = next(x for x in r.suspects[0].signals if x.name == "new_client_ips")
+    assert new_ips.value == 1 and not new_ips.raised
 
 
 def test_evidence_csv_for_the_victim(db: Path, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ class Facts:
     dnsbl: pl.DataFrame
     domains: pl.DataFrame
     new_recipients: pl.DataFrame
+    timeline: pl.DataFrame
 
     def accounts(self) -> list[str]:
         """Accounts with at least one message in the window, sorted."""
@@ -54,4 +55,5 @@ def load_facts(con: duckdb.DuckDBPyConnection, window: Window, scope: Scope, evi
         dnsbl=frames["dnsbl"],
         domains=frames["domains"],
         new_recipients=frames["new_recipients"],
+        timeline=frames["timeline"],
     )

@@ -28,6 +28,7 @@ QUERIES: tuple[str, ...] = (
     "dnsbl",
     "domains",
     "new_recipients",
+    "timeline",
 )
 
 

@@ -1,16 +1,16 @@
--- Unique recipients of the window's messages per account and mailbox provider, by final outcome, and how
--- many the account never attempted before the window (within the history).
+-- Unique recipients of the window's messages per account, mailbox provider and recipient domain, by final
+-- outcome, and how many the account never attempted before the window (within the history).
 WITH scoped AS ({{scoped}}),
 outcomes AS (
-    SELECT s.account, s.first_seen, lower(o.recipient) AS rcpt, o.provider, o.final_status, o.severity,
-           o.reason, o.dsn
+    SELECT s.account, s.first_seen, lower(o.recipient) AS rcpt, o.provider,
+           lower(o.recipient_domain) AS recipient_domain, o.final_status, o.severity, o.reason, o.dsn
     FROM recipient_outcomes o
     JOIN scoped s ON s.message_key = o.message_key
 ),
 seen AS (
     SELECT DISTINCT account, rcpt FROM outcomes WHERE first_seen < $since
 )
-SELECT w.account, w.provider,
+SELECT w.account, w.provider, w.recipient_domain,
        COUNT(*) AS attempted,
        COUNT(DISTINCT w.rcpt) AS distinct_recipients,
        CAST(SUM(CASE WHEN w.final_status = 'sent' THEN 1 ELSE 0 END) AS BIGINT) AS delivered,
@@ -23,4 +23,4 @@ SELECT w.account, w.provider,
 FROM outcomes w
 LEFT JOIN seen h ON h.account = w.account AND h.rcpt = w.rcpt
 WHERE w.first_seen >= $since
-GROUP BY w.account, w.provider
+GROUP BY w.account, w.provider, w.recipient_domain
