@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from typing import TYPE_CHECKING
 
 from analysis.errors import InputError, WorkbenchError
@@ -31,12 +32,21 @@ def missing() -> str | None:
     return None
 
 
-def get_session(master: str | None = "local[*]", conf: dict[str, str] | None = None) -> SparkSession:
-    """A session on `master` (None: whatever spark-submit configured); workers use this Python."""
+def submitted() -> bool:
+    """Whether this process was started by spark-submit (which then decides the master)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_session(master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
+    """A session on `master`; None means the master spark-submit was given, else local[*]. Local workers
+    run this Python (so they import this package)."""
     why = missing()
     if why:
         raise InputError(why)
+    if master is None and not submitted():
+        master = "local[*]"
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("deliverability")
