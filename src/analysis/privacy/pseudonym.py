@@ -79,9 +79,14 @@ class Pseudonymizer:
         """Free text (a reply, an example, a title) with every address and IP replaced."""
         if value is None or not self.enabled:
             return value
-        out = _ADDRESS.sub(lambda m: self.address(m.group(0)) or "", value)
+        out = _ADDRESS.sub(self._address_match, value)
         out = _IPV4.sub(lambda m: self.ip(m.group(0)) or "", out)
         return _IPV6.sub(lambda m: self.ip(m.group(0)) or "", out)
+
+    def _address_match(self, m: re.Match[str]) -> str:
+        if not m.group("local").strip("*"):  # already masked (***@domain)
+            return m.group(0)
+        return self.address(m.group(0)) or ""
 
     def value(self, kind: str, value: Any) -> Any:
         if not isinstance(value, str):
