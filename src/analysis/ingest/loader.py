@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -37,7 +38,11 @@ from analysis.ingest.postfix import (
 
 Progress = Callable[[int], None]
 PARSE_THREADS = 2
-COMMIT_BYTES = 256 * 1024 * 1024  # a file is committed in steps of about this much input
+# A file is committed in steps of about this much input: DuckDB holds uncommitted rows in memory, so this
+# bounds peak RSS (measured: 64 MiB steps ~0.9 GiB peak on a 3.4M-line file, 256 MiB steps ~1.3 GiB).
+COMMIT_BYTES = 64 * 1024 * 1024
+# DuckDB's buffer pool during ingest (its default is most of the machine's memory).
+INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "512MB")
 Warn = Callable[[str], None]
 
 DELIVERY_COLUMNS = (
@@ -257,6 +262,7 @@ class Ingestor:
     ) -> None:
         self.con = con
         self.opts = opts or IngestOptions()
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
         self.warn: Warn = warn or (lambda m: print(f"warning: {m}", file=sys.stderr))
 
     def ingest(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 FINGERPRINT_BYTES = 64 * 1024
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
