@@ -473,3 +473,45 @@ def test_export_hive_partitioned_parquet_round_trips(tmp_path: Path) -> None:
     )
     n = con.execute(f"SELECT COUNT(*) FROM read_parquet('{lake}/deliveries/*/*.parquet')").fetchall()[0][0]
     assert n == _q(db, "SELECT COUNT(*) FROM deliveries")[0][0]
+
+
+def test_format_override_and_inventory_relink(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    db = tmp_path / "x.duckdb"
+    eml = tmp_path / "report.eml"
+    eml.write_text("From: a@b.example\nSubject: hi\n\nnot a log\n")
+    p = subprocess.run(
+        [*CLI, "ingest", str(eml), "--db", str(db), "--format", "postfix", "--year", "2026"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "[postfix]" in p.stdout and "quarantined 4" in p.stdout
+    p = subprocess.run(
+        [*CLI, "ingest", str(eml), "--db", str(db), "--format", "nonsense"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert p.returncode == 2
+    # Messages ingested before the inventory get their accounts when it is loaded.
+    log = tmp_path / "a.log"
+    log.write_text(PART1)
+    _ingest(db, log, year=2026)
+    assert _q(db, "SELECT COUNT(*) FROM messages WHERE account IS NOT NULL") == [(0,)]
+    inv = ROOT / "data" / "inventory.toml"
+    if not inv.exists():
+        pytest.skip("data/inventory.toml not present")
+    p = subprocess.run(
+        [*CLI, "inventory", "load", "--inventory", str(inv), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    got = dict(_q(db, "SELECT sasl_username, account FROM messages WHERE sasl_username IS NOT NULL"))
+    assert got == {"acme-mailer": "acme", "globex-app": "globex"}

@@ -235,6 +235,10 @@ def inventory_load_cmd(inventory: str | None, db: str | None) -> None:
     con = connect(db)
     try:
         counts = store_inventory(con, inv)
+        # Messages and complaints already stored follow the new inventory (accounts, relay IPs).
+        from analysis.ingest.loader import relink_after_inventory
+
+        relink_after_inventory(con)
     finally:
         con.close()
     summary = ", ".join(f"{k.removeprefix('inventory_')}={v}" for k, v in counts.items())

@@ -10,8 +10,9 @@ import click
 
 from analysis.commands.options import db_option, since_until_options
 from analysis.errors import InputError
-from analysis.ingest.options import IngestOptions
+from analysis.ingest.options import FORMATS, IngestOptions
 from analysis.ingest.sources import Source, expand_inputs, unchanged_file_id
+from analysis.privacy.hooks import audit_export, audit_ingest
 from analysis.store import connect, db_path
 from analysis.timeutil import parse_when
 
@@ -58,16 +59,26 @@ def _summary_line(s: FileSummary) -> str:
 @click.option(
     "--tz", default="UTC", show_default=True, help="Time zone of year-less (traditional syslog) timestamps."
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Read every input as this format instead of detecting each one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-file summaries as JSON.")
-def ingest_cmd(paths: tuple[str, ...], db: str | None, year: int | None, tz: str, as_json: bool) -> None:
+def ingest_cmd(
+    paths: tuple[str, ...], db: str | None, year: int | None, tz: str, fmt: str | None, as_json: bool
+) -> None:
     """Ingest relay logs (files, globs, directories, - for stdin; .gz .bz2 .xz .zst) into the store.
 
     Re-ingesting the same content adds nothing; a grown file resumes where it stopped; a rotated set is
     read in time order. Exit 2 if any input could not be read.
     """
-    opts = IngestOptions(year=year, tz=tz)
+    opts = IngestOptions(year=year, tz=tz, format=fmt)
     srcs = expand_inputs(list(paths))
     con = connect(db)
+    summaries = None
     try:
         if all(unchanged_file_id(con, s) is not None for s in srcs):
             # Nothing new: answer without loading the parser and the columnar stack.
@@ -80,6 +91,7 @@ def ingest_cmd(paths: tuple[str, ...], db: str | None, year: int | None, tz: str
             srcs, progress=_progress
         )
     finally:
+        audit_ingest(con, paths, summaries)  # privacy: audit row
         con.close()
     if sys.stderr.isatty():
         click.echo("\r", err=True, nl=False)
@@ -162,6 +174,7 @@ def export_cmd(db: str | None, out: str) -> None:
         written = export_parquet(con, out)
     finally:
         con.close()
+    audit_export(db, out, written)  # privacy: audit row
     for table, n in written.items():
         click.echo(f"{table}: {n:,} rows")
     click.echo(f"exported {db_path(db)} to {out}")

@@ -287,7 +287,7 @@ class Ingestor:
                 out.append(FileSummary(src.display, "failed", error=str(exc)))
                 continue
             heads[i] = head
-            plan.append((src, head, self._detect(head, src)))
+            plan.append((src, head, self.opts.format or self._detect(head, src)))
         postfix = sorted(
             (p for p in plan if p[2] == "postfix"), key=lambda p: _first_ts_key(p[0], p[1], self.opts)
         )
@@ -300,6 +300,15 @@ class Ingestor:
                     out.append(self._ingest_evidence(src, head, fmt))
             except InputError as exc:
                 out.append(FileSummary(src.display, "failed", format=fmt, error=str(exc)))
+        if any(s.format == "postfix" and s.status in ("ingested", "resumed") for s in out) and not others:
+            # New sends may be what earlier complaints were about.
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                relink_complaints(self.con)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
         return out
 
     # -- formats -------------------------------------------------------------------------------------
@@ -617,3 +626,24 @@ def refresh_accounts(con: duckdb.DuckDBPyConnection) -> None:
     """Re-map every message to its inventory account (call after loading a new inventory)."""
     for stmt in _sql("accounts.sql"):
         con.execute(stmt)
+
+
+def relink_complaints(con: duckdb.DuckDBPyConnection) -> None:
+    """Join stored complaints to sends again (new sends or relay IPs may now match), if there are any."""
+    if scalar(con, "SELECT COUNT(*) FROM complaints") == 0:
+        return
+    from analysis.ingest.evidence import link_complaints
+
+    link_complaints(con)
+
+
+def relink_after_inventory(con: duckdb.DuckDBPyConnection) -> None:
+    """After an inventory load: accounts of every message and complaint links, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        refresh_accounts(con)
+        relink_complaints(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import InputError
 
+FORMATS = ("postfix", "arf", "dmarc", "ses", "sendgrid", "mailgun", "postmark")
 CHUNK_BYTES = 8 * 1024 * 1024  # parse unit: two are parsed at once while the previous ones are stored
 
 
@@ -18,11 +19,14 @@ class IngestOptions:
     tz: str = "UTC"
     chunk_bytes: int = CHUNK_BYTES
     hold_partial: bool = True
+    format: str | None = None  # force one format instead of detecting each input's
 
     def __post_init__(self) -> None:
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise InputError(f"--tz: unknown time zone {self.tz!r}") from None
+        if self.format is not None and self.format not in FORMATS:
+            raise InputError(f"--format: {self.format!r} is not one of {', '.join(FORMATS)}")
         if self.year is not None and not 1970 <= self.year <= 2200:
             raise InputError(f"--year: {self.year} is out of range")

@@ -106,7 +106,11 @@ def expand_inputs(paths: list[str]) -> list[Source]:
             continue
         path = Path(p)
         if path.is_dir():
-            files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+            files = sorted(
+                f
+                for f in path.rglob("*")
+                if f.is_file() and not f.name.startswith(".") and not _maildir_tmp(f)
+            )
             out.extend(describe_file(f) for f in files)
         elif path.exists():
             out.append(describe_file(path))
@@ -279,3 +283,9 @@ def unchanged_file_id(con: duckdb.DuckDBPyConnection, src: Source) -> int | None
         return None
     rows = con.execute("SELECT file_id FROM ingest_files WHERE raw_sig = ? LIMIT 1", [src.raw_sig]).fetchall()
     return int(rows[0][0]) if rows else None
+
+
+def _maildir_tmp(f: Path) -> bool:
+    """A file in a Maildir's tmp/ is still being delivered: not an input."""
+    maildir = f.parent.parent
+    return f.parent.name == "tmp" and (maildir / "cur").is_dir() and (maildir / "new").is_dir()
