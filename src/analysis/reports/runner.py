@@ -21,6 +21,7 @@ from typing import Any
 import nbformat
 
 from analysis.errors import InputError, WorkbenchError
+from analysis.privacy import hooks as privacy_hooks
 from analysis.reports import summary as summary_io
 from analysis.reports.export import to_html
 from analysis.reports.index import write_index
@@ -197,6 +198,7 @@ def run_report(
     path = find_notebook(name, directory)
     spec = notebook_parameters(path)
     given, run_values = resolve_values(spec, list(assignments or []), db)
+    run_values = privacy_hooks.report_values([p.name for p in spec], run_values)  # pseudonymise: default, key
     stem = output_stem(name, spec, given)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -237,4 +239,5 @@ def run_report(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     index = write_index(out_dir)
+    privacy_hooks.audit_report(run_values.get("db"), name, given, time.monotonic() - started)
     return RunResult(html_final, ipynb_final, summary_path, index, time.monotonic() - started)
