@@ -247,7 +247,9 @@ def test_erase_quoted_address_in_the_lake(copy: Path, tmp_path: Path) -> None:
     exported = _run("export", "--db", str(copy), "--out", str(lake), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     planted = rows_mentioning(copy, ORACLE_QUOTED)
-    res = _run("privacy", "erase", QUOTED, "--db", str(copy), "--export-dir", str(lake), "--json", cwd=tmp_path)
+    res = _run(
+        "privacy", "erase", QUOTED, "--db", str(copy), "--export-dir", str(lake), "--json", cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr
     assert {f.split("/")[0] for f in json.loads(res.stdout)["lake_files"]} == set(planted)
     assert rows_mentioning(copy, ORACLE_QUOTED) == {}
@@ -271,3 +273,32 @@ def test_erase_quoted_address_in_the_lake(copy: Path, tmp_path: Path) -> None:
 def test_erase_refuses_bad_input(tmp_path: Path) -> None:
     res = _run("privacy", "erase", "not-an-address", "--db", str(tmp_path / "none.duckdb"), cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_ingest_export_and_reruns_are_audited(tmp_path: Path) -> None:
+    from test_privacy_inputs import write_inputs
+
+    db = tmp_path / "a.duckdb"
+    paths = [str(p) for p in write_inputs(tmp_path / "in")]
+    for args in (
+        ["ingest", *paths, "--db", str(db), "--year", "2026"],
+        ["ingest", paths[0], "--db", str(db)],
+    ):
+        res = _run(*args, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+    res = _run("export", "--db", str(db), "--out", str(tmp_path / "lake"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    listed = _run("audit", "--db", str(db), "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    entries = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(e["command"], e["status"]) for e in entries] == [
+        ("ingest", "ok"),
+        ("ingest", "unchanged"),
+        ("export", "ok"),
+    ]
+    assert entries[0]["counts"]["deliveries"] > 0 and entries[2]["counts"]["deliveries"] > 0
+    assert entries[0]["user"] and entries[0]["params"]["paths"] == paths
+    later = _run("audit", "--db", str(db), "--since", "2999-01-01", cwd=tmp_path)
+    assert later.returncode == 0 and later.stdout == ""
+    bad = _run("audit", "--db", str(db), "--since", "yesterday", cwd=tmp_path)
+    assert bad.returncode == 2 and "--since" in bad.stderr

@@ -20,6 +20,7 @@ from analysis.privacy import lake as lakefs
 from analysis.privacy import sqlfiles
 from analysis.privacy.config import PrivacyConfig, Rule
 from analysis.privacy.sqlexpr import quote_ident as _q
+from analysis.privacy.subject import refresh_caches
 
 
 def stored_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -115,6 +116,7 @@ def apply_retention(
         con.execute("ROLLBACK")
         raise
     if not dry_run:
+        refresh_caches(con)
         con.execute("CHECKPOINT")
     if lake is not None:
         result.lake_removed = prune_lake(config, lake, now=now, dry_run=dry_run)

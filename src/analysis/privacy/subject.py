@@ -194,7 +194,7 @@ def erase(
             return result
         token = redaction_token(addr)
         rows = redact(con, addr, token, fold_local=fold_local)
-        _refresh_caches(con)
+        refresh_caches(con)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -209,8 +209,8 @@ def erase(
     return result
 
 
-def _refresh_caches(con: duckdb.DuckDBPyConnection) -> None:
-    """A stored metrics cache was redacted in place: rebuild it so its fingerprint matches again."""
+def refresh_caches(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild a stored metrics cache after its sources changed, so its fingerprint matches again."""
     from analysis.metrics.cache import STORED_TABLE, refresh_recipient_facts
 
     exists = con.execute(
