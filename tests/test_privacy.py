@@ -217,8 +217,9 @@ def test_erase_leaves_no_trace_and_keeps_counts(copy: Path, tmp_path: Path) -> N
     result = json.loads(res.stdout)
     assert set(result["rows"]) == PLANTED_TABLES
     assert result["hits_in_file"] == 0
-    # DuckDB keeps superseded blocks after a checkpoint; the rewrite must have happened exactly then.
-    assert result["compacted"] == (result["hits_after_checkpoint"] > 0)
+    # DuckDB keeps superseded blocks after a checkpoint (here uncompressed, so the bytes show it): the
+    # database is rewritten whenever rows changed.
+    assert result["hits_after_checkpoint"] > 0 and result["compacted"]
 
     assert rows_mentioning(copy, ORACLE) == {}
     assert _file_occurrences(copy) == 0, "the address's bytes are still in the database file"

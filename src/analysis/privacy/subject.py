@@ -4,8 +4,9 @@ The search is generic on purpose: every text column of every stored table is sca
 later is covered without anyone remembering to list it. Erasure redacts instead of deleting, keeping
 counts intact: a bounce stays a bounce, with `erased-<random>@domain` in place of the address (one token
 per request, so per-recipient counts do not merge). Then the file itself is checked byte by byte, because
-DuckDB leaves superseded blocks in the file; if the address is still there, the database is rewritten
-into a fresh file (COPY FROM DATABASE) that holds only live data.
+DuckDB leaves superseded blocks in the file (possibly compressed, where no byte search sees them), so
+after a change the database is rewritten into a fresh file (COPY FROM DATABASE) holding only live data,
+and the new file is searched byte by byte.
 """
 
 from __future__ import annotations
@@ -200,7 +201,9 @@ def erase(
         con.close()
     result = EraseResult(rows, token)
     result.hits_after_checkpoint = file_hits(db, addr, fold_local=fold_local)
-    if result.hits_after_checkpoint:
+    if rows or result.hits_after_checkpoint:
+        # Always rewrite when something changed: superseded blocks may hold the address compressed
+        # (dictionary/FSST), where no byte search can see it.
         compact(db)
         result.compacted = True
     result.hits_in_file = file_hits(db, addr, fold_local=fold_local)
