@@ -100,9 +100,9 @@ def erase_cmd(
 ) -> None:
     """Redact ADDRESS everywhere (raw lines included), keeping every row and count.
 
-    The address becomes erased-<random>@<domain> (one token per request). Afterwards the database file is
-    read byte by byte; if the address is still in it (superseded blocks), the database is rewritten into
-    a fresh file. Exit 1 if the address can still be found.
+    The address becomes erased-<random>@<domain> (one token per request). The database is then rewritten
+    into a fresh file (DuckDB keeps superseded blocks) and that file is searched byte by byte: exit 1 if
+    the address can still be found. Original log files, reports and backups are not touched.
     """
     from analysis.errors import WorkbenchError
     from analysis.privacy.address import parse_address
