@@ -100,12 +100,20 @@ def _rule(table: str, raw: Mapping[str, Any]) -> Rule:
     return rule
 
 
+def _site_file() -> Path:
+    """./config/privacy.toml, or the project's when run from a subdirectory (JupyterLab runs in notebooks/)."""
+    for base in (Path.cwd(), *Path.cwd().parents[:2]):
+        if (base / SITE_FILE).is_file():
+            return base / SITE_FILE
+    return SITE_FILE
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> PrivacyConfig:
     """Package defaults overlaid with the site file (argument, $DELIVERABILITY_PRIVACY_CONFIG, ./config)."""
     text = resources.files("analysis.privacy").joinpath("privacy.toml").read_text(encoding="utf-8")
     data: dict[str, Any] = tomllib.loads(text)
     sources = ["package defaults"]
-    site = Path(path) if path else Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else SITE_FILE
+    site = Path(path) if path else Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else _site_file()
     if path or os.environ.get(CONFIG_ENV) or site.exists():
         try:
             data = _merge(data, tomllib.loads(site.read_text(encoding="utf-8")))
