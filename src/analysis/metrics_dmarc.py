@@ -28,10 +28,11 @@ def _sql(name: str) -> str:
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
+    # fetchall, not fetchone: DuckDB leaves an unfinished result that breaks the next query
+    rows = con.execute(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
 def _window(since: dt.datetime | None, until: dt.datetime | None) -> dict[str, dt.datetime | None]:
@@ -124,3 +125,75 @@ def dkim_by_selector(
     """DKIM passes/failures per signing domain and selector, as the receivers reported them."""
     df: pl.DataFrame = con.sql(_sql("dmarc_dkim_by_selector.sql"), params=_window(since, until)).pl()
     return _with_rate(df)
+
+
+def reporter_days(
+    con: duckdb.DuckDBPyConnection, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> pl.DataFrame:
+    """Reports, records, messages and passes per reporter, policy domain and report day."""
+    df: pl.DataFrame = con.sql(_sql("dmarc_reporter_days.sql"), params=_window(since, until)).pl()
+    return df
+
+
+def reporter_coverage(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    days: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Per reporter and policy domain: the days with a report, the days missing between the first and
+    the last (a receiver that stops reporting is a blind spot, not good news), volume and pass rate."""
+    days = reporter_days(con, since=since, until=until) if days is None else days
+    df = (
+        days.group_by("org_name", "domain")
+        .agg(
+            pl.col("day").min().alias("first_day"),
+            pl.col("day").max().alias("last_day"),
+            pl.col("day").n_unique().cast(pl.Int64).alias("days"),
+            pl.col("reports").sum().cast(pl.Int64),
+            pl.col("records").sum().cast(pl.Int64),
+            pl.col("messages").sum().cast(pl.Int64),
+            pl.col("passed").sum().cast(pl.Int64),
+            pl.col("last_end").max(),
+        )
+        .with_columns(
+            ((pl.col("last_day") - pl.col("first_day")).dt.total_days() + 1 - pl.col("days"))
+            .cast(pl.Int64)
+            .alias("missing_days")
+        )
+        .sort(["messages", "org_name", "domain"], descending=[True, False, False], nulls_last=True)
+    )
+    return _with_rate(df)
+
+
+def summary(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    known: Iterable[str] | Mapping[str, str] = (),
+) -> dict[str, object]:
+    """The DMARC block of the JSON summary: volume and pass rate, and the possible spoofing sources."""
+    domains = pass_rate_by_domain(con, since=since, until=until)
+    unknown = unknown_sources(con, since=since, until=until, known=known)
+    messages = int(domains["messages"].sum()) if domains.height else 0
+    passed = int(domains["passed"].sum()) if domains.height else 0
+    low, high = wilson_interval(passed, messages) if messages else (None, None)
+    reporters = con.sql(
+        "SELECT COUNT(DISTINCT org_name), COUNT(*) FROM dmarc_reports "
+        "WHERE ($since IS NULL OR date_begin >= $since) AND ($until IS NULL OR date_begin < $until)",
+        params=_window(since, until),
+    ).fetchall()[0]
+    return {
+        "reporters": int(reporters[0]),
+        "reports": int(reporters[1]),
+        "messages": messages,
+        "passed": passed,
+        "pass_rate": passed / messages if messages else None,
+        "pass_rate_low": low,
+        "pass_rate_high": high,
+        "unknown_sources": unknown.height,
+        "unknown_messages": int(unknown["messages"].sum()) if unknown.height else 0,
+        "unknown_failed": int(unknown["failed"].sum()) if unknown.height else 0,
+    }
