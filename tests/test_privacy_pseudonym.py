@@ -91,8 +91,18 @@ def test_key_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_key() == b"a-long-enough-key-from-a-file"
     monkeypatch.setenv("DELIVERABILITY_PRIVACY_KEY", "from-the-environment-wins")
     assert load_key() == b"from-the-environment-wins"
-    # The configured default file is created (0600) when nothing else gives a key.
+    monkeypatch.setenv("DELIVERABILITY_PRIVACY_KEY", "short")
+    with pytest.raises(InputError, match="shorter than 16"):
+        load_key()
+    monkeypatch.setenv(
+        "DELIVERABILITY_PRIVACY_KEY_FILE", str(Path(__file__).resolve().parent / "privacy.key")
+    )
     monkeypatch.delenv("DELIVERABILITY_PRIVACY_KEY")
+    with pytest.raises(InputError, match="inside the repository"):
+        load_key()
+    monkeypatch.setenv("DELIVERABILITY_PRIVACY_KEY_FILE", str(key_file))
+    # The configured default file is created (0600) when nothing else gives a key.
+    monkeypatch.delenv("DELIVERABILITY_PRIVACY_KEY", raising=False)
     monkeypatch.delenv("DELIVERABILITY_PRIVACY_KEY_FILE")
     site = tmp_path / "privacy.toml"
     site.write_text(f'[pseudonymise]\ndefault = true\nkey_file = "{tmp_path / "made" / "privacy.key"}"\n')

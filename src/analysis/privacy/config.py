@@ -113,7 +113,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PrivacyConfig:
     text = resources.files("analysis.privacy").joinpath("privacy.toml").read_text(encoding="utf-8")
     data: dict[str, Any] = tomllib.loads(text)
     sources = ["package defaults"]
-    site = Path(path) if path else Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else _site_file()
+    site = (
+        Path(path) if path else Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else _site_file()
+    )
     if path or os.environ.get(CONFIG_ENV) or site.exists():
         try:
             data = _merge(data, tomllib.loads(site.read_text(encoding="utf-8")))
@@ -143,9 +145,12 @@ def load_key(config: PrivacyConfig | None = None, *, create: bool = True) -> byt
     tokens stay consistent across runs on one machine; a key is never read from the repository.
     """
     if os.environ.get(KEY_ENV):
-        return os.environ[KEY_ENV].encode()
+        return _checked(os.environ[KEY_ENV].encode(), f"${KEY_ENV}")
     explicit = os.environ.get(KEY_FILE_ENV)
-    path = Path(explicit).expanduser() if explicit else (config or load_config()).key_file
+    path = (Path(explicit).expanduser() if explicit else (config or load_config()).key_file).absolute()
+    repo = next((d for d in path.parents if (d / ".git").exists()), None)
+    if repo is not None:
+        raise InputError(f"privacy key {path} is inside the repository {repo}: keep keys out of the repo")
     try:
         key = path.read_bytes().strip()
     except FileNotFoundError:
@@ -158,6 +163,10 @@ def load_key(config: PrivacyConfig | None = None, *, create: bool = True) -> byt
             fh.write(key + b"\n")
     except OSError as exc:
         raise InputError(f"cannot read privacy key {path}: {exc.strerror}") from None
+    return _checked(key, str(path))
+
+
+def _checked(key: bytes, where: str) -> bytes:
     if len(key) < 16:
-        raise InputError(f"privacy key in {path} is shorter than 16 bytes")
+        raise InputError(f"privacy key in {where} is shorter than 16 bytes")
     return key
