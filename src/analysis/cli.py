@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "privacy": ("privacy", "audit", "retention"),
     "spark": ("spark",),
     "synth": ("synth",),
+    "evidence": ("dmarc", "complaints"),
 }
 
 
