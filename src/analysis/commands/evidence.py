@@ -66,16 +66,16 @@ def dmarc_command(
     """
     from analysis import metrics_dmarc
 
-    window = {"since": parse_when(since, name="--since"), "until": parse_when(until, name="--until")}
-    Filters(**window)  # the same window checks as every other command (since before until)
+    window = Filters(since=parse_when(since, name="--since"), until=parse_when(until, name="--until"))
+    start, end = window.since, window.until  # checked like every other command's (since before until)
     con = connect(db, read_only=True)
     try:
         if unknown:
-            df = metrics_dmarc.unknown_sources(con, **window)
+            df = metrics_dmarc.unknown_sources(con, since=start, until=end)
         elif by == "source":
-            df = metrics_dmarc.pass_rate_by_source(con, **window)
+            df = metrics_dmarc.pass_rate_by_source(con, since=start, until=end)
         else:
-            df = metrics_dmarc.pass_rate_by_domain(con, **window)
+            df = metrics_dmarc.pass_rate_by_domain(con, since=start, until=end)
     finally:
         con.close()
     if unknown or by == "source":
