@@ -236,7 +236,7 @@ def test_window_and_limit(store: Path) -> None:
     rows = _json(cli("complaints", "--db", str(store), "--json", "--limit", "2"))
     assert len(rows) == 2
     late = _json(cli("complaints", "--db", str(store), "--json", "--since", "2026-11-22T08:00:00Z"))
-    assert sorted(r["source"] for r in late) == ["postmark", "ses"]  # reports written at 08:00 and 09:14
+    assert sorted(str(r["source"]) for r in late) == ["postmark", "ses"]  # reports written at 08:00 and 09:14
     assert _json(cli("dmarc", "--db", str(store), "--json", "--since", "2026-11-23")) == []
 
 
