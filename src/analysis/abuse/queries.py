@@ -1,5 +1,6 @@
-"""Run the abuse SQL files beside this module: `{{scoped}}` is the scoped-messages fragment, `{{scope}}`
-the drill-down condition (a validated column name compared with a bound parameter, never a value)."""
+"""Run the abuse SQL files beside this module: `{{name}}` is the fragment name.sql (scoped.sql: the scoped
+messages; window_outcomes.sql: the window's recipients), `{{scope}}` the drill-down condition (a validated
+column name compared with a bound parameter, never a value)."""
 
 from __future__ import annotations
 
@@ -41,12 +42,16 @@ def load(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def render(name: str, scope: Scope) -> str:
-    """The query with the scoped-messages fragment and the scope condition filled in."""
-    slots = {
-        "scoped": _SLOT.sub(lambda m: scope.sql() if m.group(1) == "scope" else m.group(0), load("scoped"))
-    }
-    return _SLOT.sub(lambda m: slots[m.group(1)], load(name))
+def render(name: str, scope: Scope, _depth: int = 0) -> str:
+    """The query with its fragments ({{scoped}}, {{window_outcomes}}, ...) and the scope condition filled in."""
+    if _depth > 4:
+        raise ValueError(f"abuse SQL fragments nest too deep at {name}")
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return scope.sql() if key == "scope" else render(key, scope, _depth + 1)
+
+    return _SLOT.sub(fill, load(name))
 
 
 def params(name: str, window: Window, scope: Scope, extra: dict[str, Any] | None = None) -> dict[str, Any]:

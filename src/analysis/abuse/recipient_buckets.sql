@@ -3,7 +3,7 @@
 WITH scoped AS ({{scoped}})
 SELECT s.account,
        CAST(CEIL((epoch($until) - epoch(s.first_seen)) / $period_seconds) AS BIGINT) - 1 AS period,
-       COUNT(DISTINCT lower(o.recipient)) AS recipients
-FROM recipient_outcomes o
-JOIN scoped s ON s.message_key = o.message_key
+       COUNT(DISTINCT lower(d.recipient)) AS recipients
+FROM deliveries d
+JOIN scoped s ON s.message_key = d.message_key
 GROUP BY s.account, CAST(CEIL((epoch($until) - epoch(s.first_seen)) / $period_seconds) AS BIGINT) - 1

@@ -105,6 +105,7 @@ class _Ctx:
     def __init__(self, facts: Facts, cfg: AbuseConfig) -> None:
         self.facts = facts
         self.cfg = cfg
+        self._parts: dict[str, dict[str, pl.DataFrame]] = {}
         w = facts.window
         self.window = (w.since.isoformat(), w.until.isoformat())
         self.accounts = facts.accounts()
@@ -142,6 +143,17 @@ class _Ctx:
             else {}
         )
 
+    def of(self, frame: str, account: str) -> pl.DataFrame:
+        """The rows of one account in a facts frame (frames are split by account once, not per signal)."""
+        parts = self._parts.get(frame)
+        df = self.messages if frame == "messages" else getattr(self.facts, frame)
+        if parts is None:
+            parts = {}
+            if not df.is_empty():
+                parts = {k[0]: v for k, v in df.partition_by("account", as_dict=True).items()}
+            self._parts[frame] = parts
+        return parts.get(account, df.clear())
+
     def base(self, name: str, kind: str, value: float | None, n: int, **kw: Any) -> Signal:
         sc = self.cfg.signal(name)
         return Signal(
@@ -172,10 +184,6 @@ def _counts(df: pl.DataFrame, key: str) -> dict[str, int]:
     if df.is_empty():
         return {}
     return {r[key]: int(r["len"]) for r in df.group_by(key).len().iter_rows(named=True)}
-
-
-def _of(df: pl.DataFrame, account: str) -> pl.DataFrame:
-    return df.filter(pl.col("account") == account) if not df.is_empty() else df
 
 
 # ---------------------------------------------------------------------------------------------- rates
@@ -265,7 +273,7 @@ def volume_spike(ctx: _Ctx, account: str) -> Signal:
     Past hours without mail count as 0 from the account's first message in the history on.
     """
     cfg, w = ctx.cfg, ctx.facts.window
-    hourly = _of(ctx.facts.hourly, account)
+    hourly = ctx.of("hourly", account)
     n = ctx.msg_count.get(account, 0)
     past = hourly.filter(pl.col("hour") < w.since)
     now = hourly.filter(pl.col("hour") >= w.since)
@@ -282,10 +290,11 @@ def volume_spike(ctx: _Ctx, account: str) -> Signal:
     while t < w.since:
         hours.append(t)
         t += dt.timedelta(hours=1)
+    groups = _groups(hours, counts)
     best: tuple[float, int, dt.datetime, str] | None = None
     for h, c in zip(now["hour"].to_list(), now["messages"].to_list(), strict=True):
         h = _hour(h)
-        base, how = _baseline(hours, counts, h, cfg.baseline_min_points, cfg.baseline_min_hours)
+        base, how = _baseline(groups, h, cfg.baseline_min_points, cfg.baseline_min_hours)
         if base is None:
             continue
         z = robust_z_score(math.log1p(c), [math.log1p(x) for x in base])
@@ -306,8 +315,8 @@ def volume_spike(ctx: _Ctx, account: str) -> Signal:
             note=f"history too short ({len(hours)} h < {cfg.baseline_min_hours} h): not judged",
         )
     z, c, h, how = best
-    spike = ctx.messages.filter(
-        (pl.col("account") == account) & (pl.col("ts") >= h) & (pl.col("ts") < h + dt.timedelta(hours=1))
+    spike = ctx.of("messages", account).filter(
+        (pl.col("ts") >= h) & (pl.col("ts") < h + dt.timedelta(hours=1))
     )
     ev = _evidence(spike, ctx.cap(), lambda r: f"in the spike hour {h:%Y-%m-%d %H}:00")
     note = f"hour {h:%Y-%m-%d %H}:00 had {c} messages; baseline {how}"
@@ -321,28 +330,43 @@ def _hour(value: dt.datetime) -> dt.datetime:
 
 
 def _baseline(
-    hours: list[dt.datetime],
-    counts: Mapping[dt.datetime, int],
+    groups: tuple[dict[tuple[int, int], list[int]], dict[int, list[int]], list[int]],
     h: dt.datetime,
     min_points: int,
     min_hours: int,
 ) -> tuple[list[int] | None, str]:
-    week = [counts.get(x, 0) for x in hours if x.weekday() == h.weekday() and x.hour == h.hour]
+    by_week, by_hour, every = groups
+    week = by_week.get((h.weekday(), h.hour), [])
     if len(week) >= min_points:
         return week, f"same hour of the week ({len(week)} past values)"
-    day = [counts.get(x, 0) for x in hours if x.hour == h.hour]
+    day = by_hour.get(h.hour, [])
     if len(day) >= min_points:
         return day, f"same hour of the day ({len(day)} past values; fallback: short history)"
-    if len(hours) >= min_hours:
-        return [counts.get(x, 0) for x in hours], f"all past hours ({len(hours)}; fallback: short history)"
+    if len(every) >= min_hours:
+        return every, f"all past hours ({len(every)}; fallback: short history)"
     return None, ""
+
+
+def _groups(
+    hours: list[dt.datetime], counts: Mapping[dt.datetime, int]
+) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[int]], list[int]]:
+    """Past hourly counts grouped by hour of the week and hour of the day, in one pass."""
+    by_week: dict[tuple[int, int], list[int]] = {}
+    by_hour: dict[int, list[int]] = {}
+    every = []
+    for x in hours:
+        c = counts.get(x, 0)
+        by_week.setdefault((x.weekday(), x.hour), []).append(c)
+        by_hour.setdefault(x.hour, []).append(c)
+        every.append(c)
+    return by_week, by_hour, every
 
 
 def hard_bounce_rate(ctx: _Ctx, account: str) -> Signal:
     """Hard-bounced ÷ unique recipients attempted."""
     r = ctx.rcpt.get(account)
     k, n = (int(r["hard_bounced"]), int(r["attempted"])) if r else (0, 0)
-    rows = _of(ctx.facts.failures, account).filter(
+    rows = ctx.of("failures", account).filter(
         (pl.col("status") == "bounced") & (pl.col("severity") == "hard")
     )
     ev = _evidence(
@@ -357,7 +381,7 @@ def unknown_user_rate(ctx: _Ctx, account: str) -> Signal:
     """Bounced as user unknown ÷ unique recipients attempted."""
     r = ctx.rcpt.get(account)
     k, n = (int(r["unknown_user"]), int(r["attempted"])) if r else (0, 0)
-    rows = _of(ctx.facts.failures, account).filter(
+    rows = ctx.of("failures", account).filter(
         (pl.col("status") == "bounced")
         & ((pl.col("reason") == "userunknown") | pl.col("dsn").is_in(["5.1.1", "5.1.10"]))
     )
@@ -369,10 +393,10 @@ def unknown_user_rate(ctx: _Ctx, account: str) -> Signal:
 
 def complaint_rate(ctx: _Ctx, account: str) -> Signal:
     """Complaints ÷ recipients delivered to providers that run feedback loops."""
-    rc = _of(ctx.facts.recipients, account)
+    rc = ctx.of("recipients", account)
     fbl = set(ctx.cfg.fbl_providers)
     n = int(rc.filter(pl.col("provider").is_in(list(fbl)))["delivered"].sum()) if not rc.is_empty() else 0
-    comp = _of(ctx.facts.complaints, account)
+    comp = ctx.of("complaints", account)
     k = comp.height
     note = ""
     if k > n:
@@ -384,7 +408,7 @@ def complaint_rate(ctx: _Ctx, account: str) -> Signal:
 
 def trap_hits(ctx: _Ctx, account: str) -> Signal:
     """Recipients that are inventory spam traps."""
-    rows = _of(ctx.facts.traps, account)
+    rows = ctx.of("traps", account)
     ev = _evidence(rows, ctx.cap(), lambda x: f"trap {x['recipient']} ({x['final_status']})")
     return _counted(
         ctx, "trap_hits", COUNT, float(rows.height), ctx.attempted(account), evidence=ev, k=rows.height
@@ -402,7 +426,7 @@ def _match(df: pl.DataFrame, reasons: Iterable[str], dsns: Iterable[str], reply:
 def policy_rejections(ctx: _Ctx, account: str) -> Signal:
     """Unique recipients bounced for block/policy/spam/reputation reasons or naming a blocklist."""
     p = ctx.cfg.patterns
-    f = _of(ctx.facts.failures, account).filter(pl.col("status") == "bounced")
+    f = ctx.of("failures", account).filter(pl.col("status") == "bounced")
     hits = f.filter(_match(f, p.policy_reasons, p.policy_dsns, p.policy_reply))
     k = hits.select(["message_key", "rcpt"]).unique().height
     listed = hits.filter(pl.col("reply").str.contains(f"(?i){p.policy_reply}").fill_null(False)).height
@@ -420,7 +444,7 @@ def policy_rejections(ctx: _Ctx, account: str) -> Signal:
 def deferral_storm(ctx: _Ctx, account: str) -> Signal:
     """Unique recipients deferred at least once for rate or reputation (421 4.7.28, TSS04, ...)."""
     p = ctx.cfg.patterns
-    f = _of(ctx.facts.failures, account).filter(pl.col("status") == "deferred")
+    f = ctx.of("failures", account).filter(pl.col("status") == "deferred")
     hits = f.filter(_match(f, (), p.storm_dsns, p.storm_reply))
     k = hits.select(["message_key", "rcpt"]).unique().height
     ev = _evidence(
@@ -433,9 +457,9 @@ def deferral_storm(ctx: _Ctx, account: str) -> Signal:
 
 def dnsbl_listed_ips(ctx: _Ctx, account: str) -> Signal:
     """Client IPs of the account's messages and sending IPs named in its complaints, listed in a DNSBL."""
-    msgs = _of(ctx.messages, account)
+    msgs = ctx.of("messages", account)
     ips = set(msgs["client_ip"].drop_nulls().to_list())
-    ips |= set(_of(ctx.facts.complaints, account)["source_ip"].drop_nulls().to_list())
+    ips |= set(ctx.of("complaints", account)["source_ip"].drop_nulls().to_list())
     listed = ctx.facts.dnsbl.filter(pl.col("ip").is_in(list(ips))) if ips else ctx.facts.dnsbl.clear()
     zones: dict[str, list[str]] = {}
     for r in listed.iter_rows(named=True):
@@ -463,7 +487,7 @@ def dnsbl_listed_ips(ctx: _Ctx, account: str) -> Signal:
 
 def sasl_client_ips(ctx: _Ctx, account: str) -> Signal:
     """The most distinct client IPs any one SASL username of the account used in the window."""
-    msgs = _of(ctx.messages, account).filter(pl.col("sasl_username").is_not_null())
+    msgs = ctx.of("messages", account).filter(pl.col("sasl_username").is_not_null())
     if msgs.is_empty():
         return _counted(
             ctx, "sasl_client_ips", COUNT, None, 0, judged=False, note="no SASL-authenticated mail"
@@ -490,14 +514,14 @@ def sasl_client_ips(ctx: _Ctx, account: str) -> Signal:
 
 def new_client_ips(ctx: _Ctx, account: str) -> Signal:
     """Client IPs never seen before for the SASL usernames of the account (judged with enough history)."""
-    msgs = _of(ctx.messages, account).filter(
+    msgs = ctx.of("messages", account).filter(
         pl.col("sasl_username").is_not_null() & pl.col("client_ip").is_not_null()
     )
     if msgs.is_empty():
         return _counted(
             ctx, "new_client_ips", COUNT, None, 0, judged=False, note="no SASL-authenticated mail"
         )
-    hist = _of(ctx.facts.history_identities, account).filter(pl.col("sasl_username").is_not_null())
+    hist = ctx.of("history_identities", account).filter(pl.col("sasl_username").is_not_null())
     past = hist.group_by("sasl_username").agg(pl.col("messages").sum())
     judged_users = set(
         past.filter(pl.col("messages") >= ctx.cfg.min_history_messages)["sasl_username"].to_list()
@@ -538,7 +562,7 @@ def _verified(domain: str | None, allowed: Iterable[str]) -> bool:
 
 def unverified_from_domains(ctx: _Ctx, account: str) -> Signal:
     """Messages whose envelope sender domain is not verified for the inventory account (header From is not logged)."""
-    msgs = _of(ctx.messages, account).filter(pl.col("sender_domain").is_not_null())
+    msgs = ctx.of("messages", account).filter(pl.col("sender_domain").is_not_null())
     inv = msgs["inventory_account"].drop_nulls()
     if inv.is_empty():
         return _counted(
@@ -580,7 +604,7 @@ def new_recipients(ctx: _Ctx, account: str) -> Signal:
             note=f"{hist} messages of history < {ctx.cfg.min_history_messages}: not judged",
         )
     ev = _evidence(
-        _of(ctx.facts.new_recipients, account),
+        ctx.of("new_recipients", account),
         ctx.cap(),
         lambda x: f"new recipient at {x['recipient_domain']}",
     )
@@ -589,7 +613,7 @@ def new_recipients(ctx: _Ctx, account: str) -> Signal:
 
 def recipient_fanout(ctx: _Ctx, account: str) -> Signal:
     """Distinct recipients in the window ÷ the median of earlier periods of the same length."""
-    b = _of(ctx.facts.recipient_buckets, account)
+    b = ctx.of("recipient_buckets", account)
     w = ctx.facts.window
     max_period = int((w.until - w.history_start) / (w.until - w.since))
     now = int(b.filter(pl.col("period") == 0)["recipients"].sum()) if not b.is_empty() else 0
@@ -613,7 +637,7 @@ def recipient_fanout(ctx: _Ctx, account: str) -> Signal:
         )
     med = median(values)
     ratio = now / max(med, 1.0)
-    ev = _evidence(_of(ctx.messages, account), ctx.cap(), lambda x: "a message of the window")
+    ev = _evidence(ctx.of("messages", account), ctx.cap(), lambda x: "a message of the window")
     return _counted(
         ctx,
         "recipient_fanout",
@@ -629,7 +653,7 @@ def recipient_fanout(ctx: _Ctx, account: str) -> Signal:
 def dmarc_unknown_sources(ctx: _Ctx, account: str) -> Signal:
     """DMARC-failing messages for the account's domains from IPs outside the relay inventory."""
     scope = ctx.facts.scope
-    d = _of(ctx.facts.dmarc, account)
+    d = ctx.of("dmarc", account)
     if scope.dimension in ("sasl_username", "client_ip"):
         return ctx.base("dmarc_unknown_sources", RATE, None, 0, note="not applicable to this drill-down")
     if scope.dimension == "sender_domain" and not d.is_empty():
