@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis.errors import InputError
 from analysis.ingest import sources as S
@@ -113,11 +114,9 @@ def _write(df: DataFrame, lake: Path, table: str, day: Any) -> int:
     from pyspark.sql import functions as F
 
     cols = table_schema(table).names
-    out = df.select(*cols, F.coalesce(day, F.lit("unknown")).alias("day")).persist()
-    n = out.count()
     tmp = lake / f".{table}.tmp-{uuid.uuid4().hex[:8]}"
-    out.write.partitionBy("day").parquet(str(tmp))
-    out.unpersist()
+    df.select(*cols, F.coalesce(day, F.lit("unknown")).alias("day")).write.partitionBy("day").parquet(str(tmp))
+    n = sum(pq.ParquetFile(p).metadata.num_rows for p in tmp.rglob("*.parquet"))
     final = lake / table
     old = lake / f".{table}.old-{uuid.uuid4().hex[:8]}"
     if final.exists():
