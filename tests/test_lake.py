@@ -32,7 +32,10 @@ def _run(*args: str) -> str:
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("lake")
     db, lake = tmp / "store.duckdb", tmp / "lake"
-    inputs = [SAMPLES / "postfix-real.log", *sorted(p for d in ("arf", "esp", "dmarc") for p in (SAMPLES / d).iterdir())]
+    inputs = [
+        SAMPLES / "postfix-real.log",
+        *sorted(p for d in ("arf", "esp", "dmarc") for p in (SAMPLES / d).iterdir()),
+    ]
     _run("inventory", "load", "--inventory", str(ROOT / "data" / "inventory.toml"), "--db", str(db))
     _run("ingest", *map(str, inputs), "--db", str(db), "--year", "2026")
     _run("export", "--db", str(db), "--out", str(lake))
@@ -68,8 +71,10 @@ def test_the_comparison_can_fail(exported: tuple[Path, Path]) -> None:
     )
 
 
-def test_env_var_makes_readers_use_the_lake(exported: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    db, lake = exported
+def test_env_var_makes_readers_use_the_lake(
+    exported: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, lake = exported
     monkeypatch.setenv(LAKE_ENV, str(lake))
     con = connect(ROOT / "no-such.duckdb", read_only=True)  # the lake wins for readers
     try:

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 
 from analysis.cli import main
 from analysis.errors import InputError
-from analysis.ingest.loader import IngestOptions, Ingestor
+from analysis.ingest.loader import Ingestor
+from analysis.ingest.options import IngestOptions
 from analysis.metrics import Filters, rates
 from analysis.spark.session import missing
 from analysis.store import connect
@@ -114,7 +115,9 @@ def test_sample_log_tables_equal(sample: Built) -> None:
 
 
 def test_reused_queue_ids_tables_equal(reused: Built) -> None:
-    lives = reused.con.sql("SELECT COUNT(*) FROM (SELECT qid FROM messages GROUP BY host, instance, qid HAVING COUNT(*) > 1)")
+    lives = reused.con.sql(
+        "SELECT COUNT(*) FROM (SELECT qid FROM messages GROUP BY host, instance, qid HAVING COUNT(*) > 1)"
+    )
     assert lives.fetchall()[0][0] > 10  # the reuse is really there
     _assert_tables_equal(reused.con, reused.lake)
 

@@ -55,7 +55,9 @@ def test_split_parse_equals_whole_file_parse_across_new_year(rollover: Path) -> 
         for s in splits
     ]  # fmt: skip
     batch = pa.RecordBatch.from_pylist(rows, schema=stages.SPLIT_SCHEMA)
-    out = pl.from_arrow(pa.Table.from_batches(list(stages.parse_stage(iter([batch]))), stages.parsed_schema()))
+    out = pl.from_arrow(
+        pa.Table.from_batches(list(stages.parse_stage(iter([batch]))), stages.parsed_schema())
+    )
     assert isinstance(out, pl.DataFrame)
 
     whole = YearState(2026)

@@ -50,7 +50,9 @@ def spark_group() -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--lake", required=True, type=click.Path(file_okay=False), help="Lake directory to write.")
 @click.option("--master", default=None, help=MASTER_HELP)
-@click.option("--year", type=int, default=None, help="Year of the first line of year-less logs (default: mtime).")
+@click.option(
+    "--year", type=int, default=None, help="Year of the first line of year-less logs (default: mtime)."
+)
 @click.option("--tz", default="UTC", show_default=True, help="Time zone of year-less syslog timestamps.")
 @click.option(
     "--partitions", type=click.IntRange(min=1), default=None, help="Partitions of the queue-ID correlation."
@@ -104,8 +106,16 @@ def spark_ingest(
 @click.option("--lake", required=True, type=click.Path(file_okay=False, exists=True), help="Lake directory.")
 @click.option("--by", "by", required=True, metavar="DIM[,DIM...]", help=f"Group by: {', '.join(DIMENSIONS)}.")
 @since_until_options
-@click.option("--where", "where", multiple=True, metavar="DIM=VALUE", help="Keep only rows whose dimension equals VALUE.")
-@click.option("--confidence", type=float, default=DEFAULT_CONFIDENCE, show_default=True, help="Wilson confidence.")
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="DIM=VALUE",
+    help="Keep only rows whose dimension equals VALUE.",
+)
+@click.option(
+    "--confidence", type=float, default=DEFAULT_CONFIDENCE, show_default=True, help="Wilson confidence."
+)
 @click.option("--min-volume", "min_volume", type=int, default=DEFAULT_MIN_VOLUME, show_default=True,
               help="Groups with fewer attempted recipients are never flagged.")  # fmt: skip
 @click.option("--json", "fmt", flag_value="json", help="A JSON list of row objects.")

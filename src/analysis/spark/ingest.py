@@ -62,7 +62,9 @@ def plan_files(paths: list[str], opts: IngestOptions, warn: Warn) -> list[LakeFi
         head = S.read_head(src)
         fmt = detect_format(head, src.display)
         if fmt != "postfix":
-            raise InputError(f"{src.display} is {fmt}, not a Postfix log: load it with 'deliverability ingest'")
+            raise InputError(
+                f"{src.display} is {fmt}, not a Postfix log: load it with 'deliverability ingest'"
+            )
         if S.fingerprint(head) in seen:
             warn(f"{src.display}: same content as an earlier input; skipped")
             continue
@@ -71,7 +73,9 @@ def plan_files(paths: list[str], opts: IngestOptions, warn: Warn) -> list[LakeFi
     if not found:
         raise InputError("no input files")
     found.sort(key=lambda p: _first_ts_key(p[0], p[1], opts))
-    return [LakeFile(i + 1, src, head, year_rule(src, head, opts, warn)) for i, (src, head) in enumerate(found)]
+    return [
+        LakeFile(i + 1, src, head, year_rule(src, head, opts, warn)) for i, (src, head) in enumerate(found)
+    ]
 
 
 def _spark_schema(schema: pa.Schema) -> StructType:
@@ -80,12 +84,27 @@ def _spark_schema(schema: pa.Schema) -> StructType:
     return from_arrow_schema(schema, prefer_timestamp_ntz=False)
 
 
-def _split_frame(spark: SparkSession, splits: list[Split], starts: dict[int, tuple[int, YearState]]) -> DataFrame:
+def _split_frame(
+    spark: SparkSession, splits: list[Split], starts: dict[int, tuple[int, YearState]]
+) -> DataFrame:
     """One row per split, one split per partition (so each is its own task)."""
     rows = []
     for s in splits:
         line, st = starts.get(s.split_id, (1, YearState(0)))
-        rows.append((s.split_id, s.file_id, s.path, s.compression, s.start, s.end, line, st.year, st.last_month, st.tz))
+        rows.append(
+            (
+                s.split_id,
+                s.file_id,
+                s.path,
+                s.compression,
+                s.start,
+                s.end,
+                line,
+                st.year,
+                st.last_month,
+                st.tz,
+            )
+        )
     rdd = spark.sparkContext.parallelize(rows, len(rows))
     return spark.createDataFrame(rdd, _spark_schema(stages.SPLIT_SCHEMA))
 
@@ -96,7 +115,10 @@ def _link_upstream(messages: DataFrame, deliveries: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     up = deliveries.where(F.col("next_qid").isNotNull()).select(
-        F.col("message_key").alias("up_key"), F.col("host").alias("up_host"), "next_qid", F.col("ts").alias("up_ts")
+        F.col("message_key").alias("up_key"),
+        F.col("host").alias("up_host"),
+        "next_qid",
+        F.col("ts").alias("up_ts"),
     )
     m = messages.select("message_key", "host", "qid", "first_seen")
     cond = (
@@ -115,8 +137,10 @@ def _write(df: DataFrame, lake: Path, table: str, day: Any) -> int:
 
     cols = table_schema(table).names
     tmp = lake / f".{table}.tmp-{uuid.uuid4().hex[:8]}"
-    df.select(*cols, F.coalesce(day, F.lit("unknown")).alias("day")).write.partitionBy("day").parquet(str(tmp))
-    n = sum(pq.ParquetFile(p).metadata.num_rows for p in tmp.rglob("*.parquet"))
+    df.select(*cols, F.coalesce(day, F.lit("unknown")).alias("day")).write.partitionBy("day").parquet(
+        str(tmp)
+    )
+    n = sum(int(pq.ParquetFile(p).metadata.num_rows) for p in tmp.rglob("*.parquet"))
     final = lake / table
     old = lake / f".{table}.old-{uuid.uuid4().hex[:8]}"
     if final.exists():
@@ -221,10 +245,14 @@ def ingest_lake(
         .select(*rejection_cols)
         .unionByName(parsed.where(tag == stages.NOQUEUE).select(*rejection_cols))
     )
-    stats = parsed.where(tag == stages.STATS).groupBy("file_id").agg(
-        *(F.sum(c).alias(c) for c in ("lines_read", "lines_parsed", "lines_quarantined", "lines_other")),
-        F.min("first_ts").alias("first_ts"),
-        F.max("last_ts").alias("last_ts"),
+    stats = (
+        parsed.where(tag == stages.STATS)
+        .groupBy("file_id")
+        .agg(
+            *(F.sum(c).alias(c) for c in ("lines_read", "lines_parsed", "lines_quarantined", "lines_other")),
+            F.min("first_ts").alias("first_ts"),
+            F.max("last_ts").alias("last_ts"),
+        )
     )
     counts = {r["file_id"]: r.asDict() for r in stats.collect()}
     ingest_files = _ingest_files(spark, files, scans, splits, ends, counts, started)

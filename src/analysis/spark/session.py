@@ -46,7 +46,9 @@ def get_session(master: str | None = None, conf: dict[str, str] | None = None) -
     if master is None and not submitted():
         master = "local[*]"
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("deliverability")

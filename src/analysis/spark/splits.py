@@ -51,7 +51,9 @@ class SplitScan:
     tail_hash: str | None  # of the file's last 64 KiB, when this split ends the file
 
 
-def plan_splits(file_id: int, src: S.Source, first_split_id: int, split_bytes: int = SPLIT_BYTES) -> list[Split]:
+def plan_splits(
+    file_id: int, src: S.Source, first_split_id: int, split_bytes: int = SPLIT_BYTES
+) -> list[Split]:
     """The splits of one file: byte ranges of a plain file, the whole of a compressed one."""
     assert src.path is not None
     path = str(src.path)
@@ -141,7 +143,9 @@ def starting_states(
     end: dict[int, YearState] = {}
     for split in sorted(splits, key=lambda s: (s.file_id, s.start)):
         state = end.get(split.file_id, first_states[split.file_id])
-        line = sum(scans[s.split_id].lines for s in splits if s.file_id == split.file_id and s.start < split.start)
+        line = sum(
+            scans[s.split_id].lines for s in splits if s.file_id == split.file_id and s.start < split.start
+        )
         out[split.split_id] = (line + 1, replace(state))
         scan = scans[split.split_id]
         if scan.first_month is None:

@@ -111,7 +111,12 @@ def parse_stage(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
                 lo = ts.min() if lo is None else min(lo, ts.min())  # type: ignore[type-var]
                 hi = ts.max() if hi is None else max(hi, ts.max())  # type: ignore[type-var]
         row = pl.DataFrame(
-            {"file_id": [split.file_id], **{k: [v] for k, v in stats.items()}, "first_ts": [lo], "last_ts": [hi]},
+            {
+                "file_id": [split.file_id],
+                **{k: [v] for k, v in stats.items()},
+                "first_ts": [lo],
+                "last_ts": [hi],
+            },
             schema_overrides={"first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")},
         )
         yield from _tagged(row, STATS, schema)

@@ -50,7 +50,9 @@ def open_lake(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
 
     root = Path(path)
     if not root.is_dir():
-        raise InputError(f"no lake at {root}: run 'deliverability export --out' or 'deliverability spark ingest'")
+        raise InputError(
+            f"no lake at {root}: run 'deliverability export --out' or 'deliverability spark ingest'"
+        )
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     migrate(con)
@@ -82,6 +84,7 @@ def open_lake(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
 
 def _type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
     rows = con.execute(
-        "SELECT data_type FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+        "SELECT data_type FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        [table, column],
     ).fetchall()
     return str(rows[0][0])
