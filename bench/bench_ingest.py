@@ -50,6 +50,7 @@ class Run:
     rc: int
     stdout: str
     stderr: str
+    cpu: float | None = None  # user + system seconds of the child (GNU time), None when unknown
 
 
 def deliverability() -> list[str]:
@@ -74,12 +75,17 @@ def timed(cmd: list[str], *, stdout_to_null: bool = False) -> Run:
     )
     wall = time.perf_counter() - began
     peak: int | None = None
+    cpu: float | None = None
     try:
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", Path(time_file).read_text())
+        text = Path(time_file).read_text()
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
         peak = int(m[1]) * 1024 if m else None
+        u = re.search(r"User time \(seconds\): ([\d.]+)", text)
+        sy = re.search(r"System time \(seconds\): ([\d.]+)", text)
+        cpu = float(u[1]) + float(sy[1]) if u and sy else None
     finally:
         os.unlink(time_file)
-    return Run(wall, peak, proc.returncode, proc.stdout or "", proc.stderr)
+    return Run(wall, peak, proc.returncode, proc.stdout or "", proc.stderr, cpu)
 
 
 def ensure_log(lines: int, seed: int, regenerate: bool) -> tuple[Path, dict[str, Any], float | None]:
@@ -184,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
 
     walls: dict[str, list[float]] = {"wc": [], "pflogsumm": [], "ingest": [], "reingest": []}
     rss: dict[str, list[int]] = {"pflogsumm": [], "ingest": [], "reingest": []}
+    # CPU seconds (user + system) are steadier than wall time on a shared machine: the ratio of CPU
+    # times says how much work each does; wall adds how well the ingest uses both cores.
+    cpus: dict[str, list[float]] = {"pflogsumm": [], "ingest": []}
     mismatches: list[str] | None = None
     failures: list[str] = []
     for rep in range(args.repeat):
@@ -195,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             if r.rc != 0:
                 failures.append(f"pflogsumm rc={r.rc}: {r.stderr.strip()[:200]}")
             walls["pflogsumm"].append(r.wall)
+            if r.cpu is not None:
+                cpus["pflogsumm"].append(r.cpu)
             if r.peak_rss:
                 rss["pflogsumm"].append(r.peak_rss)
         if do_ingest:
@@ -207,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                     do_ingest = False
                 else:
                     walls["ingest"].append(first.wall)
+                    if first.cpu is not None:
+                        cpus["ingest"].append(first.cpu)
                 if do_ingest:
                     if first.peak_rss:
                         rss["ingest"].append(first.peak_rss)
@@ -251,6 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in peak.items():
         if v:
             print(f"  peak RSS {k:<10} {v / 2**20:,.0f} MiB")
+    cpu_med = {k: median(v) for k, v in cpus.items()}
+    for k, c in cpu_med.items():
+        if c is not None:
+            print(f"  cpu {k:<15} {c:.1f} s")
+    if cpu_med.get("ingest") and cpu_med.get("pflogsumm"):
+        print(f"  cpu ingest/pflogsumm {cpu_med['ingest'] / cpu_med['pflogsumm']:.3f}")
     checks = []
     if ratios["ingest/pflogsumm"] is not None:
         r_ip = ratios["ingest/pflogsumm"]
@@ -285,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         "lines_per_s": {k: (args.lines / v if v else None) for k, v in med.items()},
         "ratios": ratios,
         "peak_rss": peak,
+        "median_cpu": cpu_med,
         "checks": checks,
         "totals_mismatches": mismatches,
         "failures": failures,
