@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +16,11 @@ from analysis.abuse import report
 from analysis.store import connect
 from test_abuse_scenario import SCN, build_store
 from test_abuse_signals import T0, new_store
+from test_notebooks import run_report
 
 XSS_USER = "<script>window.__xss='user'</script>"
 XSS_REPLY = "550 5.7.1 <img src=x onerror=\"window.__xss='reply'\"> blocked using zen.spamhaus.org"
 WINDOW = ("-p", f"start={SCN.WINDOW[0].date()}", "-p", f"end={SCN.WINDOW[1].date()}")
-
-
-def run_report(name: str, db: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", "report", name, "--db", str(db), "--out", str(out), *extra],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def rendered(out: Path, name: str) -> tuple[str, dict[str, Any]]:

@@ -40,20 +40,5 @@ def load_facts(con: duckdb.DuckDBPyConnection, window: Window, scope: Scope, evi
     """Run every abuse query for this window and scope (`evidence_cap` rows of row-level evidence)."""
     extra = {"period_seconds": max(1.0, (window.until - window.since).total_seconds()), "cap": evidence_cap}
     frames = {name: queries.run(con, name, window, scope, extra) for name in queries.QUERIES}
-    return Facts(
-        window=window,
-        scope=scope,
-        hourly=frames["hourly"],
-        messages=frames["window_messages"],
-        history_identities=frames["history_identities"],
-        recipients=frames["recipients"],
-        recipient_buckets=frames["recipient_buckets"],
-        failures=frames["failures"],
-        traps=frames["traps"],
-        complaints=frames["complaints"],
-        dmarc=frames["dmarc"],
-        dnsbl=frames["dnsbl"],
-        domains=frames["domains"],
-        new_recipients=frames["new_recipients"],
-        timeline=frames["timeline"],
-    )
+    frames["messages"] = frames.pop("window_messages")
+    return Facts(window=window, scope=scope, **frames)
