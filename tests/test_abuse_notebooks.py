@@ -146,3 +146,23 @@ def test_hostile_names_and_replies_are_text(tmp_path: Path) -> None:
         assert "&lt;script&gt;window.__xss=" in html
     html, _ = rendered(tmp_path / "abuse_investigation", "abuse_investigation")
     assert "&lt;img src=x onerror=" in html  # the normalised reply, escaped
+
+
+def test_plot_helpers_escape_and_compute(tmp_path: Path) -> None:
+    from analysis.abuse import rank
+    from analysis.plots import abuse as abuse_plots
+
+    assert abuse_plots.ewma([0, 10, 10, 10]) == [0.0, 1.0, 1.9, 2.71]
+    svg = abuse_plots.sparkline_svg([0, 1, 2, 4], 2)
+    points = re.search(r'points="([^"]+)"', svg)
+    assert points and points.group(1) == "0.0,26.0 60.0,20.0 120.0,14.0 180.0,2.0"  # peak at the top
+    assert '<rect x="120.0"' in svg  # the window (from index 2) shaded
+    s = new_store(tmp_path / "x.duckdb")
+    s.many(5, sasl=XSS_USER)
+    con = s.finish()
+    ranking = rank(con, T0, T0 + dt.timedelta(days=1))
+    con.close()
+    html = abuse_plots.suspects_table(ranking).html
+    assert XSS_USER not in html and "&lt;script&gt;window.__xss=" in html
+    fig = abuse_plots.score_chart(ranking)
+    assert fig.layout.annotations[0].text == "no data in this window"  # nothing raised: no bars

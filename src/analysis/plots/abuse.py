@@ -146,15 +146,35 @@ def timeline_chart(timeline: pl.DataFrame, markers: pl.DataFrame, *, title: str 
     return fig
 
 
+EWMA_ALPHA = 0.1
+
+
+def ewma(values: Sequence[float], alpha: float = EWMA_ALPHA) -> list[float]:
+    """Exponentially weighted moving average: the second view of volume beside the robust z."""
+    out: list[float] = []
+    level = float(values[0]) if values else 0.0
+    for v in values:
+        level = alpha * float(v) + (1 - alpha) * level
+        out.append(round(level, 3))
+    return out
+
+
 def baseline_chart(
     hours: Sequence[dt.datetime], counts: Sequence[int], split: int, *, account: str = ""
 ) -> go.Figure:
-    """The account's hourly messages over its history, the window shaded: the baseline it is judged against."""
+    """The account's hourly messages over its history (and their EWMA), the window shaded: its own baseline."""
     title = f"Messages per hour of {label(account)}: history and window (shaded)"
     if not hours or not any(counts):
         return _empty(title)
     fig = go.Figure()
     fig.add_scatter(x=list(hours), y=list(counts), mode="lines", name="messages", line={"color": "#1e88e5"})
+    fig.add_scatter(
+        x=list(hours),
+        y=ewma(counts),
+        mode="lines",
+        name=f"EWMA (α = {EWMA_ALPHA})",
+        line={"color": "#6a1b9a", "dash": "dash", "width": 1},
+    )
     if split < len(hours):
         fig.add_vrect(x0=hours[split], x1=hours[-1], fillcolor="#c62828", opacity=0.08, line_width=0)
     fig.update_layout(title=title, yaxis_title="messages", **LAYOUT)
