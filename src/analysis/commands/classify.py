@@ -10,7 +10,7 @@ import polars as pl
 
 from analysis.classify.frame import classify_frame
 from analysis.classify.lines import LineInput, parse_line
-from analysis.commands.options import db_option
+from analysis.commands.options import writer_db_option
 from analysis.errors import InputError
 
 _FIELDS = ("status", "dsn", "reply", "smtp_stage", "relay_host", "recipient_domain")
@@ -56,7 +56,7 @@ def register(group: click.Group) -> None:
             out.write(line + "\n")
 
     @group.command("reclassify")
-    @db_option
+    @writer_db_option
     def reclassify_cmd(db: str | None) -> None:
         """Re-apply the current classification rules to stored deliveries and rejections.
 

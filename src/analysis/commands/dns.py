@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from analysis.commands.options import db_option, since_until_options
+from analysis.commands.options import db_option, since_until_options, writer_db_option
 from analysis.errors import InputError, WorkbenchError
 from analysis.inventory import Inventory, inventory_path, load_inventory, store_inventory
 from analysis.store import connect, db_path
@@ -228,7 +228,7 @@ def inventory_group() -> None:
 
 @inventory_group.command("load")
 @_inventory_option
-@db_option
+@writer_db_option
 def inventory_load_cmd(inventory: str | None, db: str | None) -> None:
     """Validate the inventory file and load it into the inventory_* tables (replacing them)."""
     inv = load_inventory(inventory)

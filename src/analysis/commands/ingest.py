@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from analysis.commands.options import db_option, since_until_options
+from analysis.commands.options import db_option, since_until_options, writer_db_option
 from analysis.errors import InputError
 from analysis.ingest.options import FORMATS, IngestOptions
 from analysis.ingest.sources import Source, expand_inputs, unchanged_file_id
@@ -49,7 +49,7 @@ def _summary_line(s: FileSummary) -> str:
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
-@db_option
+@writer_db_option
 @click.option(
     "--year",
     type=int,

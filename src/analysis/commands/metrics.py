@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 import polars as pl
 
-from analysis.commands.options import db_option, since_until_options
+from analysis.commands.options import db_option, since_until_options, writer_db_option
 from analysis.errors import InputError
 from analysis.metrics import (
     DEFAULT_CONFIDENCE,
@@ -267,7 +267,7 @@ def replies_command(
 
 
 @click.command("refresh")
-@db_option
+@writer_db_option
 def refresh_command(db: str | None) -> None:
     """Rebuild the stored per-recipient facts that make rates and reports fast (run after ingest).
 

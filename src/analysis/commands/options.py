@@ -28,9 +28,20 @@ def _use_lake(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     ctx.call_on_close(restore)
 
 
+def writer_db_option(f: F) -> F:
+    """--db for commands that write the store (a Parquet lake is read-only, so they take no --lake)."""
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="DuckDB file (default: $DELIVERABILITY_DB or data/deliverability.duckdb).",
+    )(f)
+
+
 def db_option(f: F) -> F:
-    """--db on every command; default from $DELIVERABILITY_DB, else data/deliverability.duckdb. --lake
-    makes the readers query a Parquet lake instead (through DuckDB views)."""
+    """--db on every reading command; default from $DELIVERABILITY_DB, else data/deliverability.duckdb.
+    --lake makes it query a Parquet lake instead (through DuckDB views)."""
     f = click.option(
         "--lake",
         type=click.Path(file_okay=False, exists=True),
@@ -40,13 +51,7 @@ def db_option(f: F) -> F:
         callback=_use_lake,
         help="Read this Parquet lake instead of the database (default: $DELIVERABILITY_LAKE).",
     )(f)
-    return click.option(
-        "--db",
-        "db",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="DuckDB file (default: $DELIVERABILITY_DB or data/deliverability.duckdb).",
-    )(f)
+    return writer_db_option(f)
 
 
 def since_until_options(f: F) -> F:

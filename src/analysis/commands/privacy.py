@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from analysis.commands.options import db_option
+from analysis.commands.options import db_option, writer_db_option
 from analysis.errors import InputError
 from analysis.store import connect, db_path
 from analysis.timeutil import parse_when
@@ -84,7 +84,7 @@ def export_cmd(address: str, out: str, db: str | None, fold_case: bool) -> None:
 
 @privacy_group.command("erase")
 @click.argument("address")
-@db_option
+@writer_db_option
 @click.option("--dry-run", is_flag=True, help="Count what would be redacted; change nothing.")
 @click.option(
     "--export-dir",
@@ -137,7 +137,7 @@ def retention_group() -> None:
 
 
 @retention_group.command("apply")
-@db_option
+@writer_db_option
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; change nothing.")
 @click.option(
     "--export-dir",
