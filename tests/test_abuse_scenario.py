@@ -181,3 +181,19 @@ def test_stricter_thresholds_file_changes_the_verdict(db: Path, tmp_path: Path) 
     assert res.returncode == 0, res.stderr
     clean = by_account(json.loads(res.stdout))["clean1"]
     assert "hard_bounce_rate" in raised(clean) and clean["action"] == "warn"  # one family: never above warn
+
+
+def test_same_ranking_from_the_parquet_lake(db: Path, tmp_path: Path, ranked: list[dict[str, Any]]) -> None:
+    lake = tmp_path / "lake"
+    res = subprocess.run(
+        [sys.executable, "-m", "analysis", "export", "--db", str(db), "--out", str(lake)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    since, until = (t.isoformat() for t in SCN.WINDOW)
+    res = cli("rank", "--lake", str(lake), "--since", since, "--until", until, "--json")
+    assert res.returncode == 0, res.stderr
+    from_lake = [(r["account"], r["score"], r["action"]) for r in json.loads(res.stdout)]
+    assert from_lake == [(r["account"], r["score"], r["action"]) for r in ranked]
