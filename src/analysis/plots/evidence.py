@@ -46,7 +46,7 @@ def _counts(mapping: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in mapping.items())
 
 
-def complaints_overview(block: Mapping[str, Any], *, title: str = "Complaints") -> HtmlBlock:
+def complaints_overview(block: Mapping[str, Any], *, title: str = "") -> HtmlBlock:
     """complaints.summary() in sentences: how many, how they were matched, which thresholds broke."""
     n = int(block.get("complaints") or 0)
     if not n:
@@ -60,7 +60,7 @@ def complaints_overview(block: Mapping[str, Any], *, title: str = "Complaints") 
     if breaches:
         worst: dict[tuple[str, str], str] = {}
         for b in breaches:  # one line per group: its highest breached level
-            worst[(b["dimension"], str(b["value"]))] = b["label"]
+            worst[(b["dimension"], "(none)" if b["value"] is None else str(b["value"]))] = b["label"]
         shown = "; ".join(
             f"{d}={v}: {lab}" if d != "overall" else f"overall: {lab}" for (d, v), lab in worst.items()
         )
@@ -70,7 +70,7 @@ def complaints_overview(block: Mapping[str, Any], *, title: str = "Complaints") 
     return bullet_list(lines, title=title)
 
 
-def dmarc_overview(block: Mapping[str, Any], *, title: str = "DMARC aggregate reports") -> HtmlBlock:
+def dmarc_overview(block: Mapping[str, Any], *, title: str = "") -> HtmlBlock:
     """metrics_dmarc.summary() in sentences."""
     reports = int(block.get("reports") or 0)
     if not reports:
@@ -93,21 +93,25 @@ def dmarc_overview(block: Mapping[str, Any], *, title: str = "DMARC aggregate re
 
 
 def complaint_rate_chart(df: pl.DataFrame, by: str, *, title: str = "", limit: int = 15) -> go.Figure:
-    """Complaint rate per group with Wilson intervals and the 0.1 / 0.3 / 0.5 % lines (complaint_rates)."""
+    """Complaint rate per group with Wilson intervals and the 0.1 / 0.3 / 0.5 % lines (complaint_rates).
+
+    The axis stops a little above the highest observed rate (at least 1 %): the thresholds are tenths of
+    a percent, and the wide intervals of small groups would otherwise squash them onto the axis.
+    """
     title = (
-        title
-        or f"Complaint rate by {by} (complaints ÷ delivered; bars: interval; hollow: below minimum volume)"
+        title or f"Complaint rate by {by} (complaints ÷ delivered; bars: interval; hollow: below min. volume)"
     )
     if df.is_empty() or not int(df["complained"].sum()):
         return _empty(title, NO_COMPLAINTS)
-    return rate_chart(
-        df,
-        by,
-        rates=("complaint_rate",),
-        thresholds={"complaint_rate": COMPLAINT_LEVELS},
-        title=title,
-        limit=limit,
-    )
+    fig = rate_chart(df, by, rates=("complaint_rate",), title=title, limit=limit)
+    for level, dash in zip(COMPLAINT_LEVELS, ("dot", "dash", "solid"), strict=False):
+        fig.add_hline(y=level, line={"dash": dash, "color": "#ad1457", "width": 1})
+    levels = " / ".join(f"{level * 100:g} %" for level in COMPLAINT_LEVELS)
+    fig.add_annotation(text=f"thresholds {levels} (dotted / dashed / solid)", xref="paper", yref="paper",
+                       x=1, y=1.02, showarrow=False, xanchor="right", font={"size": 11, "color": "#ad1457"})  # fmt: skip
+    top = max((r for r in df["complaint_rate"].to_list() if r is not None), default=0.0)
+    fig.update_yaxes(range=[0, max(0.01, top * 1.3)], tickformat=".1%")
+    return fig
 
 
 def complaint_rate_table(df: pl.DataFrame, by: str, *, header: str = "") -> HtmlBlock:
@@ -186,6 +190,7 @@ def dmarc_pass_chart(df: pl.DataFrame, key: str, *, title: str = "", limit: int 
             },
             error_y={
                 "type": "data",
+                "color": "#555",
                 "symmetric": False,
                 "array": [
                     (h - v) if h is not None and v is not None else 0 for v, h in zip(rate, high, strict=True)
@@ -253,6 +258,8 @@ def coverage_heatmap(
             x=[d.isoformat() for d in all_days],
             y=[label(r) for r in reporters],
             colorscale="Blues",
+            text=[["" if v is None else f"{v:,}" for v in row] for row in z],
+            texttemplate="%{text}",
             xgap=2,
             ygap=2,
             colorbar={"title": "messages"},
