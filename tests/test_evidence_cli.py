@@ -232,6 +232,28 @@ def test_unmatched_only(store: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        # the three Yahoo/AOL ARF reports, the planted copy, and the unmatched one (Yahoo's own loop)
+        ("provider=yahoo", {("arf", "message_id"): 3, ("arf", "rcpt_time_ip"): 1, ("arf", "unmatched"): 1}),
+        ("account=acme", {("arf", "message_id"): 1, ("arf", "rcpt_time_ip"): 1}),
+        ("account=globex", {("arf", "message_id"): 2}),  # the sample and its planted copy
+        ("recipient_domain=example.net", {("arf", "unmatched"): 1}),
+        ("sender_domain=initech.example", {("postmark", "message_id"): 1}),
+    ],
+)
+def test_where_filters_on_the_matched_send(
+    store: Path, where: str, expected: dict[tuple[str, str], int]
+) -> None:
+    rows = _json(cli("complaints", "--db", str(store), "--json", "--where", where))
+    got: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (str(r["source"]), str(r["match_method"]))
+        got[key] = got.get(key, 0) + 1
+    assert got == expected
+
+
 def test_window_and_limit(store: Path) -> None:
     rows = _json(cli("complaints", "--db", str(store), "--json", "--limit", "2"))
     assert len(rows) == 2
@@ -246,6 +268,7 @@ def test_window_and_limit(store: Path) -> None:
         ("dmarc", "--since", "2026-11-23", "--until", "2026-11-22"),
         ("complaints", "--since", "not-a-date"),
         ("complaints", "--limit", "0"),
+        ("complaints", "--where", "bogus=1"),
         ("dmarc", "--by", "relay"),
     ],
 )

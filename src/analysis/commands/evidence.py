@@ -13,7 +13,7 @@ import polars as pl
 
 from analysis.commands.metrics import _cell, _emit, _pct, _printable
 from analysis.commands.options import db_option, since_until_options
-from analysis.metrics import Filters
+from analysis.metrics import Filters, parse_where
 from analysis.store import connect
 from analysis.timeutil import parse_when
 
@@ -90,11 +90,25 @@ def dmarc_command(
 @click.command("complaints")
 @db_option
 @since_until_options
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="DIM=VALUE",
+    help="Keep complaints whose send has this dimension value (account, sender_domain, provider, ...; "
+    "repeatable). Unmatched complaints only have recipient_domain, provider and the time.",
+)
 @click.option("--unmatched", is_flag=True, help="Only complaints not matched to any send.")
 @click.option("--limit", type=int, default=100, show_default=True, help="How many complaints to list.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of row objects.")
 def complaints_command(
-    db: str | None, since: str | None, until: str | None, unmatched: bool, limit: int, as_json: bool
+    db: str | None,
+    since: str | None,
+    until: str | None,
+    where: tuple[str, ...],
+    unmatched: bool,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """Complaints received in the window (by report date), newest first, with how each was matched.
 
@@ -103,7 +117,11 @@ def complaints_command(
     """
     from analysis.metrics.complaints import complaint_list
 
-    filters = Filters(since=parse_when(since, name="--since"), until=parse_when(until, name="--until"))
+    filters = Filters(
+        since=parse_when(since, name="--since"),
+        until=parse_when(until, name="--until"),
+        where=parse_where(where),
+    )
     con = connect(db, read_only=True)
     try:
         df = complaint_list(con, filters, unmatched_only=unmatched, limit=limit)
