@@ -33,7 +33,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv system-deps lint
-	$(BIN)/pytest -q -m "not bench"
+	$(BIN)/pytest -q
 
 bench: venv
 	$(BIN)/python bench/run_all.py
