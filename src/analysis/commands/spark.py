@@ -55,7 +55,10 @@ def spark_group() -> None:
 )
 @click.option("--tz", default="UTC", show_default=True, help="Time zone of year-less syslog timestamps.")
 @click.option(
-    "--partitions", type=click.IntRange(min=1), default=None, help="Partitions of the queue-ID correlation."
+    "--partitions",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Partitions of the queue-ID correlation (default: one per core or per 1M lines).",
 )
 @click.option(
     "--split-mb", type=click.IntRange(min=1), default=64, show_default=True, help="Split size of plain files."

@@ -12,6 +12,7 @@ is given: it is a batch job over closed files, not an incremental ingest.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 import uuid
 from collections.abc import Callable
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 Warn = Callable[[str], None]
+# Correlation partitions by default: at least one per core, and about this many log lines in each (every
+# partition is a Python task; hundreds of tiny ones cost more than they parallelise).
+LINES_PER_PARTITION = 1_000_000
 LINK_WINDOW = "INTERVAL 10 MINUTES"  # as link_upstream.sql: a next hop's message starts near its 250 reply
 
 
@@ -227,7 +231,8 @@ def ingest_lake(
     )
     tag = F.col(stages.TAG)
     # (4) correlate by queue ID
-    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
+    total = sum(sc.lines for sc in scans.values())
+    n = partitions or max(spark.sparkContext.defaultParallelism, math.ceil(total / LINES_PER_PARTITION))
     group = ["host", "instance", "qid"]
     built = (
         parsed.where(tag == stages.EVENT)
