@@ -342,6 +342,8 @@ class Ingestor:
                 " finished_at = now(), status = 'done' WHERE file_id = ?",
                 [len(data), res.records_read, res.records_parsed, res.records_quarantined, file_id],
             )
+            for stmt in _sql("accounts_esp.sql"):
+                con.execute(stmt)
             link_complaints(con)
             con.execute("COMMIT")
         except BaseException:
