@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_env_var_makes_readers_use_the_lake(
 ) -> None:
     _, lake = exported
     monkeypatch.setenv(LAKE_ENV, str(lake))
-    con = connect(ROOT / "no-such.duckdb", read_only=True)  # the lake wins for readers
+    con = connect(lake / "no-such.duckdb", read_only=True)  # the lake serves readers, no file needed
     try:
         n = con.sql("SELECT COUNT(*) FROM recipient_outcomes").fetchall()[0][0]
         kinds = dict(con.sql("SELECT table_name, table_type FROM information_schema.tables").fetchall())
@@ -102,3 +103,18 @@ def test_missing_lake_is_one_line_error(tmp_path: Path) -> None:
         open_lake(tmp_path / "nowhere")
     result = CliRunner().invoke(main, ["totals", "--lake", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
+
+
+def test_tables_the_lake_lacks_come_from_the_database(exported: tuple[Path, Path], tmp_path: Path) -> None:
+    """A Spark-built lake holds only the relay-log tables: complaints and inventory stay in the file."""
+    db, lake = exported
+    partial = tmp_path / "partial"
+    shutil.copytree(lake, partial)
+    for table in ("complaints", "inventory_sasl_users", "inventory_domains"):
+        shutil.rmtree(partial / table)
+    command = ["rates", "--by", "account", "--json"]
+    want = json.loads(_run(*command, "--db", str(db)))
+    assert sum(r["complained"] for r in want) > 0
+    assert json.loads(_run(*command, "--lake", str(partial), "--db", str(db))) == want
+    alone = json.loads(_run(*command, "--lake", str(partial), "--db", str(tmp_path / "none.duckdb")))
+    assert sum(r["complained"] for r in alone) == 0  # without the file there are no complaints

@@ -42,13 +42,14 @@ def connect(
     on_wait: Callable[[str], None] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the store; writers get the schema migrated, readers must find an existing file. In lake mode
-    ($DELIVERABILITY_LAKE, set by --lake) readers get the Parquet lake's tables through DuckDB views."""
+    ($DELIVERABILITY_LAKE, set by --lake) readers get the Parquet lake's tables through DuckDB views, and
+    the tables the lake lacks from the database file when there is one."""
     if read_only:
         from analysis.store.lake import lake_path, open_lake
 
         lake = lake_path()
         if lake is not None:
-            return open_lake(lake)
+            return open_lake(lake, db_path(db))
     path = db_path(db)
     if read_only and not path.exists():
         raise InputError(f"no database at {path}: run 'deliverability ingest' first")

@@ -44,8 +44,13 @@ def _base_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def open_lake(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with one view per table directory of the lake at `path`."""
+def open_lake(
+    path: str | os.PathLike[str], db: str | os.PathLike[str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one view per table directory of the lake at `path`. Tables
+    the lake has no directory for come from the database file `db` when it exists (attached read-only:
+    evidence, inventory and DNS history stay in the analyst's file while the relay-log facts come from a
+    Spark-built lake), else they are the store's empty tables."""
     from analysis.store.db import migrate
 
     root = Path(path)
@@ -57,6 +62,8 @@ def open_lake(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     migrate(con)
     known = _base_tables(con)
+    if db is not None and Path(db).is_file():
+        _attach_store(con, Path(db), known, root)
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if not any(d.rglob("*.parquet")):
             continue  # an empty table: the migration's empty one stands
@@ -88,3 +95,22 @@ def _type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
         [table, column],
     ).fetchall()
     return str(rows[0][0])
+
+
+def _attach_store(con: duckdb.DuckDBPyConnection, db: Path, known: set[str], lake: Path) -> None:
+    """Views over the database's tables that the lake has no directory for (an empty directory is an
+    empty table of the lake's, not a gap)."""
+    try:
+        con.execute(f"ATTACH {_quote(str(db))} AS store (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise InputError(f"cannot open database {db}: {str(exc).splitlines()[0]}") from None
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'store' "
+        "AND table_schema = 'main' AND table_type = 'BASE TABLE'"
+    ).fetchall()
+    for (table,) in rows:
+        if table == "schema_migrations" or (lake / table).is_dir():
+            continue
+        if table in known:
+            con.execute(f'DROP TABLE "{table}"')
+        con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM store.main."{table}"')
