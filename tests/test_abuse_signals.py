@@ -611,3 +611,20 @@ def test_abuse_sql_is_portable(name: str) -> None:
         assert not re.search(pattern, sql, re.IGNORECASE), f"{name}.sql uses {pattern}"
     spark = sqlfiles.to_spark(sql)
     assert "SELECT" in spark.upper()
+
+
+@pytest.mark.parametrize(
+    ("count", "baseline", "low", "high"),
+    [
+        (120, [0] * 6, 4.7, 4.9),  # a night that never saw mail: 0 → 120 is a spike
+        (20, [0] * 6, 2.9, 3.1),  # 0 → 20 is not (Poisson floor on the MAD)
+        (28, [15, 14, 16, 15, 13, 17], 2.2, 2.5),  # a short steady history does not make 28 a spike
+        (60, [5] * 7, 5.5, 5.8),
+        (5, [5] * 7, 0.0, 0.0),
+        (400, [20, 80, 50, 30, 70, 50, 40], 4.0, 4.4),  # MAD above the floor: the plain robust z
+    ],
+)
+def test_spike_z(count: int, baseline: list[int], low: float, high: float) -> None:
+    from analysis.abuse.signals import spike_z
+
+    assert low <= spike_z(count, baseline) <= high

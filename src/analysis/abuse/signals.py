@@ -19,7 +19,7 @@ import polars as pl
 
 from analysis.abuse.config import AbuseConfig, SignalConfig
 from analysis.abuse.facts import Facts
-from analysis.stats import benjamini_hochberg, binomial_sf, robust_z_score, wilson_interval
+from analysis.stats import ROBUST_Z_SCALE, benjamini_hochberg, binomial_sf, wilson_interval
 
 RATE, COUNT, SCORE, RATIO = "rate", "count", "score", "ratio"
 EVIDENCE_COLUMNS = ("ts", "queue_id", "message_id", "detail")
@@ -268,6 +268,7 @@ def _counted(
 def volume_spike(ctx: _Ctx, account: str) -> Signal:
     """Busiest window hour's robust z of log(1 + messages) against the same hour in the account's past.
 
+    The MAD is floored at Poisson noise (see `spike_z`).
     Baseline, in order of preference: the same hour of the week (≥ baseline_min_points past values), the
     same hour of the day (≥ baseline_min_points), every past hour (≥ baseline_min_hours); else not judged.
     Past hours without mail count as 0 from the account's first message in the history on.
@@ -297,8 +298,7 @@ def volume_spike(ctx: _Ctx, account: str) -> Signal:
         base, how = _baseline(groups, h, cfg.baseline_min_points, cfg.baseline_min_hours)
         if base is None:
             continue
-        z = robust_z_score(math.log1p(c), [math.log1p(x) for x in base])
-        z = max(-cfg.robust_z_cap, min(cfg.robust_z_cap, z)) if not math.isnan(z) else 0.0
+        z = max(-cfg.robust_z_cap, min(cfg.robust_z_cap, spike_z(c, base)))
         cand = (z, int(c), h, how)
         # the judged hour is the most anomalous among hours with enough mail; any hour if none has
         eligible = c >= ctx.sc("volume_spike").min_n
@@ -322,6 +322,20 @@ def volume_spike(ctx: _Ctx, account: str) -> Signal:
     note = f"hour {h:%Y-%m-%d %H}:00 had {c} messages; baseline {how}"
     sig = _counted(ctx, "volume_spike", SCORE, z, c, evidence=ev, note=note, score=z)
     return replace(sig, n=c)
+
+
+def spike_z(count: int, baseline: list[int]) -> float:
+    """Robust z of log(1 + count) against log(1 + baseline), the MAD floored at Poisson noise.
+
+    A short, steady history has a MAD near 0 (six days of 15 messages at noon), which would make an
+    ordinary 28 a spike; the floor is the MAD a Poisson count at the baseline median would have on
+    the log scale, 0.6745 / √(1 + median), so 0 → 120 messages is z ≈ 4.8 and 0 → 20 is z ≈ 3.0.
+    """
+    logs = [math.log1p(x) for x in baseline]
+    med = median(logs)
+    mad = median(abs(v - med) for v in logs)
+    floor = ROBUST_Z_SCALE / math.sqrt(math.exp(med))  # exp(med) = 1 + the median count
+    return ROBUST_Z_SCALE * (math.log1p(count) - med) / max(mad, floor)
 
 
 def _hour(value: dt.datetime) -> dt.datetime:
