@@ -63,6 +63,12 @@ def spark_group() -> None:
 @click.option(
     "--split-mb", type=click.IntRange(min=1), default=64, show_default=True, help="Split size of plain files."
 )
+@click.option(
+    "--inventory",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Inventory TOML that maps messages to accounts (default: none; accounts stay empty).",
+)
 @click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE", help="Spark configuration (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Rows written per table as JSON.")
 def spark_ingest(
@@ -73,6 +79,7 @@ def spark_ingest(
     tz: str,
     partitions: int | None,
     split_mb: int,
+    inventory: str | None,
     conf: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -83,9 +90,11 @@ def spark_ingest(
     files themselves: on a cluster the paths must be on a filesystem every node mounts.
     """
     from analysis.ingest.options import IngestOptions
+    from analysis.inventory import load_inventory
     from analysis.spark.ingest import ingest_lake
 
     IngestOptions(year=year, tz=tz)  # validate before starting a JVM
+    inv = load_inventory(inventory) if inventory else None
     spark = _session(master, conf)
     written = ingest_lake(
         spark,
@@ -96,6 +105,7 @@ def spark_ingest(
         warn=lambda m: click.echo(f"warning: {m}", err=True),
         split_bytes=split_mb * 1024 * 1024,
         partitions=partitions,
+        inventory=inv,
     )
     if as_json:
         click.echo(json.dumps(written, indent=2))

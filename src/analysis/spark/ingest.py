@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
+    from analysis.inventory import Inventory
+
 Warn = Callable[[str], None]
 # Correlation partitions by default: at least one per core, and about this many log lines in each (every
 # partition is a Python task; hundreds of tiny ones cost more than they parallelise).
@@ -135,6 +137,25 @@ def _link_upstream(messages: DataFrame, deliveries: DataFrame) -> DataFrame:
     return messages.drop("upstream_key").join(links, "message_key", "left")
 
 
+def _accounts(spark: SparkSession, messages: DataFrame, inventory: Inventory | None) -> DataFrame:
+    """messages.account as insert_messages.sql sets it: the SASL user's account, else the account that
+    verified the envelope sender's domain (NULL without an inventory, as in a store without one)."""
+    from pyspark.sql import functions as F
+
+    if inventory is None:
+        return messages
+    users = [(u.lower(), a.account_id) for a in inventory.accounts for u in a.sasl_usernames]
+    domains = [(d.domain, d.account) for d in inventory.domains]
+    su = spark.createDataFrame(users, "su_user string, su_account string")
+    sd = spark.createDataFrame(domains, "sd_domain string, sd_account string")
+    joined = messages.join(F.broadcast(su), F.lower(messages.sasl_username) == su.su_user, "left").join(
+        F.broadcast(sd), messages.sender_domain == sd.sd_domain, "left"
+    )
+    return joined.withColumn("account", F.coalesce("su_account", "sd_account")).drop(
+        "su_user", "su_account", "sd_domain", "sd_account"
+    )
+
+
 def _write(df: DataFrame, lake: Path, table: str, day: Any) -> int:
     """Write one table under lake/<table>/day=.../ via a temporary directory swapped in by rename."""
     from pyspark.sql import functions as F
@@ -207,9 +228,10 @@ def ingest_lake(
     warn: Warn = lambda m: None,
     split_bytes: int = SPLIT_BYTES,
     partitions: int | None = None,
+    inventory: Inventory | None = None,
 ) -> dict[str, int]:
     """Parse, classify and correlate the Postfix logs `paths` on Spark; write the relay-log tables to
-    `lake`. Returns rows written per table."""
+    `lake`; messages get their account from `inventory`. Returns rows written per table."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -243,7 +265,7 @@ def ingest_lake(
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     deliveries = built.where(tag == stages.DELIVERY).withColumn("source", F.lit("postfix"))
-    messages = _link_upstream(built.where(tag == stages.MESSAGE), deliveries)
+    messages = _accounts(spark, _link_upstream(built.where(tag == stages.MESSAGE), deliveries), inventory)
     rejection_cols = table_schema("rejections").names
     rejections = (
         built.where(tag == stages.REJECTION)
