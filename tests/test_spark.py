@@ -138,7 +138,6 @@ def test_lake_is_hive_partitioned_parquet(reused: Built) -> None:
 GROUPINGS: list[tuple[tuple[str, ...], Filters | None]] = [
     ((), None),
     (("provider",), None),
-    (("sender_domain", "day"), None),
     (("hour", "recipient_domain"), Filters(since=dt.datetime(2026, 11, 20, 0, 10, tzinfo=dt.UTC))),
     (("account", "sasl_username"), Filters(where={"provider": "google"})),
 ]

@@ -90,10 +90,12 @@ def spark_ingest(
     files themselves: on a cluster the paths must be on a filesystem every node mounts.
     """
     from analysis.ingest.options import IngestOptions
+    from analysis.ingest.sources import expand_inputs
     from analysis.inventory import load_inventory
     from analysis.spark.ingest import ingest_lake
 
     IngestOptions(year=year, tz=tz)  # validate before starting a JVM
+    expand_inputs(list(paths))
     inv = load_inventory(inventory) if inventory else None
     spark = _session(master, conf)
     written = ingest_lake(
