@@ -238,7 +238,10 @@ def test_unmatched_only(store: Path) -> None:
         # the three Yahoo/AOL ARF reports, the planted copy, and the unmatched one (Yahoo's own loop)
         ("provider=yahoo", {("arf", "message_id"): 3, ("arf", "rcpt_time_ip"): 1, ("arf", "unmatched"): 1}),
         ("account=acme", {("arf", "message_id"): 1, ("arf", "rcpt_time_ip"): 1}),
-        ("account=globex", {("arf", "message_id"): 2}),  # the sample and its planted copy
+        (
+            "account=globex",
+            {("arf", "message_id"): 2, ("ses", "message_id"): 1},
+        ),  # ARF sample + planted copy; the SES complaint (ESP sends carry the account of their verified domain)
         ("recipient_domain=example.net", {("arf", "unmatched"): 1}),
         ("sender_domain=initech.example", {("postmark", "message_id"): 1}),
     ],

@@ -28,13 +28,9 @@ MATCH_COLORS = {
 }
 
 
-def _empty(title: str, text: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=esc(text), showarrow=False, font={"size": 16})
-    fig.update_layout(
-        title=title, xaxis={"visible": False}, yaxis={"visible": False}, **{**LAYOUT, "height": 260}
-    )
-    return fig
+def _empty(title: str, text: str) -> HtmlBlock:
+    """No data: a line of text where the chart would be, not an empty pair of axes."""
+    return note(f"{title}: {text}" if title else text)
 
 
 def note(text: str) -> HtmlBlock:
@@ -92,7 +88,9 @@ def dmarc_overview(block: Mapping[str, Any], *, title: str = "") -> HtmlBlock:
     return bullet_list(lines, title=title)
 
 
-def complaint_rate_chart(df: pl.DataFrame, by: str, *, title: str = "", limit: int = 15) -> go.Figure:
+def complaint_rate_chart(
+    df: pl.DataFrame, by: str, *, title: str = "", limit: int = 15
+) -> go.Figure | HtmlBlock:
     """Complaint rate per group with Wilson intervals and the 0.1 / 0.3 / 0.5 % lines (complaint_rates).
 
     The axis stops a little above the highest observed rate (at least 1 %): the thresholds are tenths of
@@ -137,7 +135,7 @@ def feedback_type_table(df: pl.DataFrame) -> HtmlBlock:
     return table(df, columns, caption="Complaints received in the window, by feedback type")
 
 
-def match_chart(df: pl.DataFrame, *, title: str = "Complaints by match method") -> go.Figure:
+def match_chart(df: pl.DataFrame, *, title: str = "Complaints by match method") -> go.Figure | HtmlBlock:
     """One horizontal bar per match method (by_match_method), unmatched in red."""
     if df.is_empty():
         return _empty(title, NO_COMPLAINTS)
@@ -164,7 +162,9 @@ def match_table(df: pl.DataFrame) -> HtmlBlock:
                          "sources": "sources"})  # fmt: skip
 
 
-def dmarc_pass_chart(df: pl.DataFrame, key: str, *, title: str = "", limit: int = 15) -> go.Figure:
+def dmarc_pass_chart(
+    df: pl.DataFrame, key: str, *, title: str = "", limit: int = 15
+) -> go.Figure | HtmlBlock:
     """DMARC pass rate per header-from domain or source IP with Wilson intervals, largest volume first."""
     title = title or f"DMARC pass rate by {key.replace('_', ' ')} (bars: confidence interval)"
     if df.is_empty():
@@ -240,7 +240,7 @@ def coverage_table(df: pl.DataFrame) -> HtmlBlock:
 
 def coverage_heatmap(
     days: pl.DataFrame, *, title: str = "DMARC reports: messages per reporter and day"
-) -> go.Figure:
+) -> go.Figure | HtmlBlock:
     """Reporter × day grid of reported messages (reporter_days); an empty cell is a day without a report."""
     if days.is_empty():
         return _empty(title, NO_DMARC)

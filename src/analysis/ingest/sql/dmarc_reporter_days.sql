@@ -6,8 +6,8 @@ SELECT rep.org_name,
        CAST(date_trunc('day', rep.date_begin) AS DATE) AS day,
        CAST(COUNT(DISTINCT rep.report_key) AS BIGINT) AS reports,
        CAST(COUNT(rec.record_no) AS BIGINT) AS records,
-       CAST(COALESCE(SUM(rec.message_count), 0) AS BIGINT) AS messages,
-       CAST(COALESCE(SUM(CASE WHEN rec.dmarc_pass THEN rec.message_count ELSE 0 END), 0) AS BIGINT) AS passed,
+       COALESCE(CAST(SUM(rec.message_count) AS BIGINT), 0) AS messages,
+       COALESCE(CAST(SUM(CASE WHEN rec.dmarc_pass THEN rec.message_count ELSE 0 END) AS BIGINT), 0) AS passed,
        MIN(rep.date_begin) AS first_begin,
        MAX(rep.date_end) AS last_end
 FROM dmarc_reports rep
