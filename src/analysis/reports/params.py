@@ -301,3 +301,22 @@ __all__ = [
     "parse_parameters_source",
     "validate",
 ]
+
+
+def prevalidate(path: Path, spec: list[Param], values: dict[str, Any]) -> None:
+    """Run the notebook's validation cell (the code cell right after `parameters`, which calls a package
+    validator) in this process before any kernel starts, so a bad value for a notebook-specific
+    parameter exits 2 like a bad type does. A cell that calls no validator is left to the kernel."""
+    nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    index, _ = parameters_cell(nb)
+    following = [c for c in nb.cells[index + 1 :] if c.cell_type == "code"]
+    if not following or "valid" not in following[0].source:
+        return
+    namespace: dict[str, Any] = {p.name: p.default for p in spec}
+    namespace.update(values)
+    try:
+        exec(compile(following[0].source, f"{path.name}:validation", "exec"), namespace)
+    except InputError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{path.stem}: {exc}") from None

@@ -33,6 +33,7 @@ from analysis.reports.params import (
     notebook_parameters,
     output_stem,
     parse_assignments,
+    prevalidate,
 )
 
 FORMATS = ("html", "ipynb", "both")
@@ -199,6 +200,7 @@ def run_report(
     spec = notebook_parameters(path)
     given, run_values = resolve_values(spec, list(assignments or []), db)
     run_values = privacy_hooks.report_values([p.name for p in spec], run_values)  # pseudonymise: default, key
+    prevalidate(path, spec, run_values)  # notebook-specific values: exit 2 before a kernel starts
     stem = output_stem(name, spec, given)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
