@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--log", type=Path, default=None, help="log to read [the cached 10M-line log]")
     ap.add_argument(
-        "--lines", type=int, default=1_000_000, help="size of a generated log without a cached one"
+        "--lines", type=int, default=None, help="generate a log of this size [the cached 10M, else 1M]"
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--year", type=int, default=2026, help="year of the log's first line [2026]")
@@ -57,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     cached = OUT / "postfix-10000000-s0.log"
     if args.log is not None:
         log = args.log
-    elif cached.exists():
+    elif args.lines is None and cached.exists():
         log = cached
     else:
-        log, _, _ = ensure_log(args.lines, args.seed, False)
+        log, _, _ = ensure_log(args.lines or 1_000_000, args.seed, False)
     lines = sum(1 for _ in log.open("rb"))
     spark_cmd = [*deliverability(), "spark", "ingest", "--year", str(args.year), "--master", args.master,
                  "--conf", f"spark.driver.memory={args.driver_memory}"]  # fmt: skip

@@ -249,7 +249,7 @@ def ingest_lake(
     parsed = (
         _split_frame(spark, splits, starts)
         .mapInArrow(stages.parse_stage, _spark_schema(stages.parsed_schema()))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(StorageLevel.DISK_ONLY)
     )
     tag = F.col(stages.TAG)
     # (4) correlate by queue ID
@@ -262,7 +262,7 @@ def ingest_lake(
         .repartition(n, *group)
         .sortWithinPartitions(*group, "ts", "file_id", "line_no")
         .mapInArrow(stages.correlate_stage, _spark_schema(stages.built_schema()))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(StorageLevel.DISK_ONLY)
     )
     deliveries = built.where(tag == stages.DELIVERY).withColumn("source", F.lit("postfix"))
     messages = _accounts(spark, _link_upstream(built.where(tag == stages.MESSAGE), deliveries), inventory)
