@@ -491,3 +491,32 @@ def test_format_override_and_inventory_relink(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     got = dict(_q(db, "SELECT sasl_username, account FROM messages WHERE sasl_username IS NOT NULL"))
     assert got == {"acme-mailer": "acme", "globex-app": "globex"}
+
+
+def test_upstream_link_survives_a_message_carried_across_files(tmp_path: Path) -> None:
+    # X hands the message to the second instance ("queued as 3AAAAAAAAAA1"), which defers it; its retry and
+    # delivery are in the next file, two hours later: the carried message keeps its upstream link.
+    a = tmp_path / "mail.log.1"
+    a.write_text(
+        "Nov 22 10:00:00 mx1 postfix/smtpd[1]: 1AAAA1: client=a.example[192.0.2.1]\n"
+        "Nov 22 10:00:01 mx1 postfix/qmgr[2]: 1AAAA1: from=<s@acme.example>, size=10, nrcpt=1 (queue active)\n"
+        "Nov 22 10:00:02 mx1 postfix-out/smtpd[3]: 3AAAAAAAAAA1: client=localhost[127.0.0.1]\n"
+        "Nov 22 10:00:02 mx1 postfix/smtp[4]: 1AAAA1: to=<r@b.example>, relay=127.0.0.1[127.0.0.1]:10025, delay=1, "
+        "delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 3AAAAAAAAAA1)\n"
+        "Nov 22 10:00:02 mx1 postfix/qmgr[2]: 1AAAA1: removed\n"
+        "Nov 22 10:00:03 mx1 postfix-out/qmgr[5]: 3AAAAAAAAAA1: from=<s@acme.example>, size=10, nrcpt=1 (queue active)\n"
+        "Nov 22 10:00:04 mx1 postfix-out/smtp[6]: 3AAAAAAAAAA1: to=<r@b.example>, relay=mx.b.example[192.0.2.9]:25, "
+        "delay=2, delays=0/0/1/1, dsn=4.4.1, status=deferred (connect to mx.b.example[192.0.2.9]:25: Connection refused)\n"
+    )
+    b = tmp_path / "mail.log"
+    b.write_text(
+        "Nov 22 12:00:04 mx1 postfix-out/smtp[6]: 3AAAAAAAAAA1: to=<r@b.example>, relay=mx.b.example[192.0.2.9]:25, "
+        "delay=7202, delays=7200/0/1/1, dsn=2.0.0, status=sent (250 ok)\n"
+        "Nov 22 12:00:04 mx1 postfix-out/qmgr[5]: 3AAAAAAAAAA1: removed\n"
+    )
+    db = tmp_path / "x.duckdb"
+    _ingest(db, a, year=2026)
+    _ingest(db, b, year=2026)
+    rows = _q(db, "SELECT qid, upstream_key IS NOT NULL FROM messages ORDER BY qid")
+    assert rows == [("1AAAA1", False), ("3AAAAAAAAAA1", True)]
+    assert _q(db, "SELECT final_status FROM recipient_outcomes WHERE instance = 'postfix-out'") == [("sent",)]

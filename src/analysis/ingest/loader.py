@@ -263,6 +263,7 @@ class Ingestor:
         self.con = con
         self.opts = opts or IngestOptions()
         con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+        self._carried_since: dt.datetime | None = None
         self.warn: Warn = warn or (lambda m: print(f"warning: {m}", file=sys.stderr))
 
     def ingest(
@@ -454,9 +455,10 @@ class Ingestor:
         headless = recent_headless(batch.headless_events(), newest)
         keep = pl.concat([partial.events, headless], how="diagonal_relaxed")
         self._insert("pending_events", PENDING_COLUMNS, keep)
-        if batch.first_ts is not None:
+        since = min((t for t in (batch.first_ts, self._carried_since) if t is not None), default=None)
+        if since is not None:
             for stmt in _sql("link_upstream.sql"):
-                con.execute(stmt, {"since": batch.first_ts})
+                con.execute(stmt, {"since": since})
         # The raw-file signature (the unchanged fast path) is recorded only once the file is fully read.
         con.execute(
             "UPDATE ingest_files SET bytes_read = ?, tail_hash = ?, lines_read = lines_read + ?,"
@@ -487,6 +489,8 @@ class Ingestor:
         """Load the carried events and delete the rows they were last emitted as (they are re-emitted)."""
         con = self.con
         pending = con.sql(f"SELECT {EVENT_COLUMNS} FROM pending_events").pl()
+        # Carried messages are written again below: their upstream links must be looked up again too.
+        self._carried_since = _span(pending.get_column("ts"))[0] if pending.height else None
         con.execute("DELETE FROM messages WHERE message_key IN (SELECT message_key FROM pending_events)")
         for table in ("deliveries", "rejections"):
             con.execute(
