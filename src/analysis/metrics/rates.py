@@ -70,7 +70,12 @@ def count_recipients(
         "where": where,
         "complaints": sqlfiles.render(complaints),
     }
-    df = sqlfiles.run(con, "rates", params, slots)
+    return finish_counts(sqlfiles.run(con, "rates", params, slots), dims, filters)
+
+
+def finish_counts(df: pl.DataFrame, dims: Sequence[str], filters: Filters) -> pl.DataFrame:
+    """The rates query's raw rows as counts, whichever engine ran it: nulls are zero, `submitted` is
+    attempted + rejected, and refusals are unknown (null) once a relay dimension is involved."""
     counts = [c for c in COUNT_COLUMNS if c != "submitted"]
     # An ungrouped aggregate over no rows is one row of nulls: that is zero recipients.
     df = df.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts)

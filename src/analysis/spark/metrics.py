@@ -14,8 +14,8 @@ import polars as pl
 
 from analysis.errors import InputError, WorkbenchError
 from analysis.metrics import sqlfiles
-from analysis.metrics.filters import RELAY_DIMENSIONS, Filters, check_dimensions, where_sql
-from analysis.metrics.rates import COUNT_COLUMNS, add_rates, check_confidence
+from analysis.metrics.filters import Filters, check_dimensions, where_sql
+from analysis.metrics.rates import add_rates, check_confidence, finish_counts
 from analysis.metrics.thresholds import DEFAULT_CONFIDENCE, DEFAULT_MIN_VOLUME
 from analysis.spark.tables import table_schema
 
@@ -63,15 +63,7 @@ def count_recipients_spark(
         raise WorkbenchError(f"metric query rates failed on Spark: {str(exc).splitlines()[0]}") from None
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
-    # The same finishing as count_recipients (kept in step with analysis.metrics.rates).
-    counts = [c for c in COUNT_COLUMNS if c != "submitted"]
-    df = df.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts)
-    df = df.with_columns((pl.col("attempted") + pl.col("rejected")).alias("submitted"))
-    if RELAY_DIMENSIONS & (set(dims) | filters.dimensions()):
-        df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias(c) for c in ("rejected", "submitted"))
-    if dims:
-        df = df.sort(list(dims), nulls_last=True)
-    return df.select(*dims, *COUNT_COLUMNS)
+    return finish_counts(df, dims, filters)
 
 
 def rates_spark(
