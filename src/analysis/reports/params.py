@@ -11,6 +11,7 @@ import ast
 import hashlib
 import io
 import math
+import os
 import re
 import tokenize
 from collections.abc import Mapping
@@ -228,7 +229,8 @@ def validate(**values: Any) -> ReportParams:
     db = None
     if "db" in values:
         db = find_db(str(values.pop("db") or ""))
-        if not db.is_file():
+        # In lake mode ($DELIVERABILITY_LAKE) the Parquet lake is read; the file is only an optional extra.
+        if not db.is_file() and not os.environ.get("DELIVERABILITY_LAKE"):
             raise InputError(f"parameter db: no database at {db}: run 'deliverability ingest' first")
     start = parse_when(values.pop("start", None) or None, name="parameter start")
     end = parse_when(values.pop("end", None) or None, name="parameter end")
