@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from analysis.errors import InputError
 
 FORMATS = ("postfix", "arf", "dmarc", "ses", "sendgrid", "mailgun", "postmark")
-CHUNK_BYTES = 8 * 1024 * 1024  # parse unit: two are parsed at once while the previous ones are stored
+CHUNK_BYTES = 12 * 1024 * 1024  # parse unit: two are parsed at once while the previous ones are stored
 
 
 @dataclass

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from analysis.errors import InputError
+from analysis.ingest.options import CHUNK_BYTES
 
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
 FINGERPRINT_BYTES = 64 * 1024
-CHUNK_BYTES = 8 * 1024 * 1024
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
