@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from analysis.ingest.postfix import YearState, parse_lines
+from analysis.ingest.postfix import EVENT_KINDS, YearState, parse_lines
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 H = "Nov 22 04:50:57 mx1"
@@ -201,6 +201,8 @@ def test_line_numbers_and_buckets_add_up() -> None:
     nos = sorted(r.events.get_column("line_no").to_list() + r.quarantine.get_column("line_no").to_list())
     assert nos == sorted(set(nos)) and nos[0] >= 101 and nos[-1] <= 100 + len(lines)
     assert sum(r.kinds.values()) == r.lines_parsed
+    assert set(r.kinds) <= {*EVENT_KINDS, "info"}
+    assert set(r.events.get_column("kind")) <= set(EVENT_KINDS)
 
 
 # --- the public grok corpus (bodies without syslog header, with the fields a parser should extract) ---

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -149,33 +148,6 @@ CLEANUP_ACTION_RE = (
     r"(?: helo=<(?P<helo>.*?)>)?(?:: (?P<reply>.*))?$"
 )
 
-STRING_COLS = [
-    "service",
-    "client_host",
-    "client_ip",
-    "sasl_method",
-    "sasl_username",
-    "message_id",
-    "sender",
-    "recipient",
-    "orig_to",
-    "relay",
-    "relay_host",
-    "relay_ip",
-    "dsn",
-    "status",
-    "action",
-    "reply",
-    "smtp_stage",
-    "next_qid",
-    "ndr_qid",
-    "helo",
-    "proto",
-]
-INT_COLS = ("client_port", "nrcpt", "relay_port", "conn_use", "reply_code")
-BIGINT_COLS = ("uid", "size")
-FLOAT_COLS = ("delay", "delay_a", "delay_b", "delay_c", "delay_d")
-
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     "line_no": pl.Int64(),
     "ts": pl.Datetime("us", "UTC"),
@@ -270,11 +242,6 @@ def advance_year(lines: pl.Series, state: YearState) -> YearState:
         prev = prev.scatter(0, state.last_month)
     rolls = int(((prev - known) >= 6).fill_null(False).sum())
     return YearState(state.year + rolls, int(known[-1]), state.tz)
-
-
-def month_of(line: str) -> int | None:
-    """Month number of a traditional syslog line, None for RFC 3339 or unrecognised lines."""
-    return MONTHS.get(line[:3])
 
 
 def year_for_last_line(last_month: int, last_day: int, reference: dt.datetime) -> int:
@@ -761,8 +728,3 @@ def _conform(events: pl.DataFrame) -> pl.DataFrame:
     if events.height == 0 and not events.columns:
         return pl.DataFrame(schema=EVENT_SCHEMA)
     return events.select(cols)
-
-
-def zone(tz: str) -> ZoneInfo:
-    """Validate a --tz value."""
-    return ZoneInfo(tz)

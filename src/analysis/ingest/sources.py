@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import io
 import lzma
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -267,14 +266,6 @@ def split_lines(data: bytes) -> pl.Series:
         lines = [b.decode("utf-8", "backslashreplace") for b in series.to_list()]
         text = pl.Series("raw", lines, dtype=pl.String)
     return text.str.strip_suffix("\n").str.strip_suffix("\r")
-
-
-def file_mtime(src: Source) -> float | None:
-    return src.mtime if src.path is not None else None
-
-
-def environment_db() -> str | None:
-    return os.environ.get("DELIVERABILITY_DB")
 
 
 def unchanged_file_id(con: duckdb.DuckDBPyConnection, src: Source) -> int | None:
