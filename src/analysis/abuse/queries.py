@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from analysis.abuse.window import Scope, Window
-from analysis.errors import WorkbenchError
+from analysis.metrics.sqlfiles import query_frame
 
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 QUERIES: tuple[str, ...] = (
@@ -75,12 +75,4 @@ def run(
     extra: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Execute one abuse query; database errors become one-line WorkbenchErrors."""
-    try:
-        df: pl.DataFrame = con.sql(render(name, scope), params=params(name, window, scope, extra)).pl()
-        return df
-    except duckdb.CatalogException as exc:
-        raise WorkbenchError(
-            f"abuse query {name}: {str(exc).splitlines()[0]} (is this a deliverability database?)"
-        ) from None
-    except duckdb.Error as exc:
-        raise WorkbenchError(f"abuse query {name} failed: {str(exc).splitlines()[0]}") from None
+    return query_frame(con, render(name, scope), params(name, window, scope, extra), f"abuse query {name}")

@@ -63,16 +63,22 @@ def run(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any], slots: Mapping[str, str]
 ) -> pl.DataFrame:
     """Render and execute a metric query; database errors become one-line WorkbenchErrors."""
-    sql = render(name, slots)
+    return query_frame(con, render(name, slots), params, f"metric query {name}")
+
+
+def query_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None, what: str
+) -> pl.DataFrame:
+    """Execute SQL into polars; database errors become one-line WorkbenchErrors naming `what`."""
     try:
-        df: pl.DataFrame = con.sql(sql, params=dict(params) or None).pl()
+        df: pl.DataFrame = con.sql(sql, params=dict(params or {}) or None).pl()
         return df
     except duckdb.CatalogException as exc:
         raise WorkbenchError(
-            f"metric query {name}: {str(exc).splitlines()[0]} (is this a deliverability database?)"
+            f"{what}: {str(exc).splitlines()[0]} (is this a deliverability database?)"
         ) from None
     except duckdb.Error as exc:
-        raise WorkbenchError(f"metric query {name} failed: {str(exc).splitlines()[0]}") from None
+        raise WorkbenchError(f"{what} failed: {str(exc).splitlines()[0]}") from None
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
