@@ -118,6 +118,8 @@ ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, DEAD, LMTP
     "accept", "hard_google", "hard_generic", "greylist", "data_reject", "eod_reject", "dead", "lmtp",
 )
 SINK_FATES = (ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, LMTP)
+# A receiver refusing every RCPT naming a DNS blocklist (used by scripts/abuse_scenario.py, not `plan`).
+BLOCKLISTED = "blocklisted"
 # Fates handled inside Postfix by its error(8) and discard(8) agents (nexthop text is their reply).
 RETIRED, SUPPRESSED = "retired", "suppressed"
 AGENT_NEXTHOP = {
@@ -315,11 +317,13 @@ SINK_FLAGS: dict[str, list[str]] = {
     DATA_REJECT: ["-f", "data", "-B", "550 5.7.1 Message refused by local policy (IP reputation)"],
     EOD_REJECT: ["-f", ".", "-B", "554 5.7.1 Message content rejected as spam (score 9.2)"],
     LMTP: ["-L"],
+    BLOCKLISTED: ["-f", "rcpt", "-B", "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
+                  "zen.spamhaus.org; https://www.spamhaus.org/query/ip/127.0.0.1"],
 }
 SINK_GREETING = {
     ACCEPT: "mx.receiver.test", HARD_GOOGLE: "mx.google-like.test", HARD_GENERIC: "mx.mailbox.test",
     GREYLIST: "mx.greylist.test", DATA_REJECT: "mx.policy.test", EOD_REJECT: "mx.filter.test",
-    LMTP: "store.initech.example",
+    LMTP: "store.initech.example", BLOCKLISTED: "mx.blocklist-user.test",
 }
 
 
@@ -435,8 +439,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-def common_settings(inst: Instance, scenario: Scenario, workdir: Path) -> dict[str, str]:
-    life = f"{scenario.queue_lifetime_s}s"
+def common_settings(inst: Instance, queue_lifetime_s: int, workdir: Path) -> dict[str, str]:
+    life = f"{queue_lifetime_s}s"
     return {
         "compatibility_level": "3.6",
         "queue_directory": str(inst.queue),
@@ -527,7 +531,7 @@ def sasl_realms() -> list[str]:
 def write_main_instance(inst: Instance, scenario: Scenario, workdir: Path, ports: dict[str, int],
                         per_address: dict[str, str], relay_recipients: Sequence[str]) -> None:
     etc = inst.etc
-    settings = common_settings(inst, scenario, workdir)
+    settings = common_settings(inst, scenario.queue_lifetime_s, workdir)
     settings.update({
         "myhostname": MAIN_HOSTNAME,
         "mydestination": MAIN_HOSTNAME,
@@ -542,12 +546,7 @@ def write_main_instance(inst: Instance, scenario: Scenario, workdir: Path, ports
         "header_checks": f"regexp:{etc}/header_checks",
         "smtpd_relay_restrictions": "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
         "smtpd_sender_restrictions": "reject_non_fqdn_sender",
-        "smtpd_sasl_type": "cyrus",
-        "smtpd_sasl_path": "smtpd",
-        # Upstream reads smtpd.conf from cyrus_sasl_config_path; Debian's build from $config_directory/sasl.
-        "cyrus_sasl_config_path": str(etc / "sasl"),
-        "smtpd_sasl_local_domain": "",
-        "smtpd_sasl_auth_enable": "no",
+        **sasl_settings(etc),
         "smtpd_sender_login_maps": f"texthash:{etc}/sender_logins",
         # Keep connections to receivers open between messages (conn_use=N in the log), as relays do
         # for big providers, not only under a backlog. Postfix matches the bare host, no [] or port.
@@ -586,12 +585,29 @@ def write_main_instance(inst: Instance, scenario: Scenario, workdir: Path, ports
     (etc / "header_checks").write_text(HEADER_CHECKS)
     (etc / "sender_logins").write_text(
         "".join(f"@{a.domain}\t{a.username}\n" for a in ACCOUNTS))
+    write_sasldb(etc, ACCOUNTS)
+
+
+def sasl_settings(etc: Path) -> dict[str, str]:
+    """main.cf lines for Cyrus SASL from etc/sasl (enabled per listener with -o smtpd_sasl_auth_enable=yes)."""
+    return {
+        "smtpd_sasl_type": "cyrus",
+        "smtpd_sasl_path": "smtpd",
+        # Upstream reads smtpd.conf from cyrus_sasl_config_path; Debian's build from $config_directory/sasl.
+        "cyrus_sasl_config_path": str(etc / "sasl"),
+        "smtpd_sasl_local_domain": "",
+        "smtpd_sasl_auth_enable": "no",
+    }
+
+
+def write_sasldb(etc: Path, accounts: Sequence[Account]) -> None:
+    """etc/sasl/smtpd.conf and a sasldb with every account's password (PLAIN/LOGIN)."""
     sasl = etc / "sasl"
     sasl.mkdir()
     db = sasl / "sasldb2"
     (sasl / "smtpd.conf").write_text(
         f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {db}\n")
-    for acct in ACCOUNTS:
+    for acct in accounts:
         for realm in sasl_realms():
             run_cmd([SASLPASSWD2, "-f", str(db), "-c", "-p", "-u", realm, acct.username],
                     stdin=acct.password.encode())
@@ -601,7 +617,7 @@ def write_main_instance(inst: Instance, scenario: Scenario, workdir: Path, ports
 
 def write_out_instance(inst: Instance, scenario: Scenario, workdir: Path, ports: dict[str, int],
                        per_address: dict[str, str]) -> None:
-    settings = common_settings(inst, scenario, workdir)
+    settings = common_settings(inst, scenario.queue_lifetime_s, workdir)
     settings.update({
         "syslog_name": "postfix-out",
         "myhostname": OUT_HOSTNAME,
@@ -714,8 +730,11 @@ class Injector:
         self.counts[key] = self.counts.get(key, 0) + n
 
     @contextlib.contextmanager
-    def session(self, port: int, helo: str) -> Iterator[smtplib.SMTP]:
-        smtp = smtplib.SMTP(LOOPBACK, port, local_hostname=helo, timeout=30)
+    def session(self, port: int, helo: str, source: str | None = None) -> Iterator[smtplib.SMTP]:
+        """An EHLO'd session; `source` binds the client to another loopback address (127.0.0.N) so
+        Postfix logs that client IP."""
+        smtp = smtplib.SMTP(LOOPBACK, port, local_hostname=helo, timeout=30,
+                            source_address=(source, 0) if source else None)
         try:
             smtp.ehlo(helo)
             yield smtp
@@ -746,8 +765,9 @@ class Injector:
         except smtplib.SMTPDataError:
             self.bump("data_rejected")
 
-    def submit(self, account: Account, mails: Sequence[Mail], password: str | None = None) -> None:
-        with self.session(self.ports["submission"], account.helo) as smtp:
+    def submit(self, account: Account, mails: Sequence[Mail], password: str | None = None,
+               source: str | None = None) -> None:
+        with self.session(self.ports["submission"], account.helo, source) as smtp:
             try:
                 smtp.login(account.username, password or account.password)
             except smtplib.SMTPAuthenticationError:
@@ -912,11 +932,11 @@ def settled(instances: Sequence[Instance], *, allow_dead: bool) -> bool:
     return True
 
 
-def wait_until(predicate: Callable[[], bool], deadline: float, what: str) -> None:
+def wait_until(predicate: Callable[[], bool], deadline: float, what: str, interval: float = 1.0) -> None:
     while not predicate():
         if time.monotonic() > deadline:
             raise HarnessError(f"timed out waiting for {what}")
-        time.sleep(1.0)
+        time.sleep(interval)
 
 
 def lift_greylisting(sinks: Sinks, instances: Sequence[Instance]) -> None:
