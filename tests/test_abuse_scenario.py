@@ -8,58 +8,35 @@ classifier; the command-line contract is checked through a subprocess.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from analysis.abuse import Scope, rank
-from analysis.ingest.loader import IngestOptions, Ingestor
-from analysis.inventory import load_inventory, store_inventory
 from analysis.store import connect
 
-SCENARIO_PY = Path(__file__).parent / "data" / "abuse" / "scenario.py"
+HERE = Path(__file__).parent / "data" / "abuse"
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+import abuse_checks as checks  # noqa: E402  (tests/data/abuse: shared with test_abuse_scenario_postfix)
+from abuse_checks import by_account, cli, raised  # noqa: E402
 
-
-def load_scenario() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("abuse_scenario", SCENARIO_PY)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
-
-
-SCN = load_scenario()
+SCN = checks.load_module("abuse_scenario_synthetic", HERE / "scenario.py")
 
 
 def build_store(out: Path, **kw: Any) -> Path:
-    """Write the scenario under `out`, load its inventory and ingest the log; returns the database."""
+    """Write the scenario under `out`, load its inventory and ingest the log (test_abuse_notebooks uses it)."""
     log, inv = SCN.write(out, **kw)
-    db = out / "abuse.duckdb"
-    con = connect(db)
-    try:
-        store_inventory(con, load_inventory(inv))
-        Ingestor(con, IngestOptions(year=2026)).ingest([str(log)])
-    finally:
-        con.close()
-    return db
+    return checks.build_store(out / "abuse.duckdb", log, inv)
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_store(tmp_path_factory.mktemp("abuse"))
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", "abuse", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")
@@ -71,37 +48,19 @@ def ranked(db: Path) -> list[dict[str, Any]]:
     return out
 
 
-def by_account(ranked: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {r["account"]: r for r in ranked}
-
-
-def raised(row: dict[str, Any]) -> set[str]:
-    return {s["name"] for s in row["signals"] if s["raised"]}
-
-
 def test_the_two_bad_accounts_rank_first_and_second(ranked: list[dict[str, Any]]) -> None:
-    assert {r["account"] for r in ranked[:2]} == set(SCN.BAD)
-    assert {r["account"] for r in ranked} == {*SCN.BAD, *SCN.CLEAN, "tiny"}
-    scores = [r["score"] for r in ranked]
-    assert scores == sorted(scores, reverse=True)
-    for r in ranked[:2]:
-        assert r["action"] in ("throttle", "suspend") and len(r["families"]) >= 2
+    checks.assert_bad_first(ranked, SCN.BAD, {*SCN.BAD, *SCN.CLEAN, "tiny"})
 
 
 @pytest.mark.parametrize("account", [*SCN.CLEAN, "tiny"])
 def test_clean_and_tiny_accounts_raise_nothing_above_monitor(
     ranked: list[dict[str, Any]], account: str
 ) -> None:
-    row = by_account(ranked)[account]
-    assert row["action"] == "monitor" and row["severity"] in ("none", "low")
-    assert raised(row) == set()
+    checks.assert_quiet(by_account(ranked)[account])
 
 
 def test_tiny_account_one_bounce_of_three_is_not_a_finding(ranked: list[dict[str, Any]]) -> None:
-    sig = {s["name"]: s for s in by_account(ranked)["tiny"]["signals"]}
-    hb = sig["hard_bounce_rate"]
-    assert (hb["n"], hb["k"]) == (3, 1) and hb["value"] == pytest.approx(1 / 3)
-    assert hb["raised"] is False and "below minimum volume" in hb["note"] and hb["q_value"] is None
+    checks.assert_tiny_not_a_finding(by_account(ranked)["tiny"])
 
 
 @pytest.mark.parametrize(
@@ -121,12 +80,8 @@ def test_bad_accounts_raise_the_planted_signals(
 
 
 def test_contract_fields_and_evidence(ranked: list[dict[str, Any]]) -> None:
-    for row in ranked:
-        assert {"account", "score", "severity", "action", "signals"} <= set(row)
-        for s in row["signals"]:
-            assert {"name", "value", "threshold", "n", "evidence"} <= set(s)
-            assert len(s["evidence"]) <= 10
-    victim = {s["name"]: s for s in by_account(ranked)["victim"]["signals"]}
+    checks.assert_contract(ranked)
+    victim = checks.signals(by_account(ranked)["victim"])
     new_ips = victim["new_client_ips"]
     assert new_ips["value"] == 40
     assert all(e["detail"].startswith("new client 203.0.113.") and e["queue_id"] for e in new_ips["evidence"])
