@@ -7,7 +7,7 @@ RCPT-time rejects, NDRs, queue-ID reuse, ...), not only on lines our own synthet
 One private Postfix ("postfix", relay1.example, SASL submission on 127.0.0.1) relays to smtp-sink
 receivers that accept, answer 550 5.1.1 (user unknown), refuse at RCPT naming a DNS blocklist, or
 refuse at DATA for policy. Traffic comes in phases, one per (day, hour): a phase's SMTP sessions are
-injected, the queue is drained, and the log's size is noted. Client sockets are bound to 127.0.0.N, so
+injected, the queue is drained, and a mark logged with postlog(1) through postlogd ends the phase. Client sockets are bound to 127.0.0.N, so
 Postfix logs each account's own client IPs. Afterwards every phase's lines are moved onto the phase's
 day and hour (only the traditional "Mmm dd HH:MM:SS" prefix is rewritten; every other byte is as Postfix
 wrote it) and written as one log in time order, with the scenario's inventory and a JSON description.
@@ -57,6 +57,9 @@ NIGHT_HOUR = 3  # the last night's abuse burst
 WINDOW = (START + dt.timedelta(days=DAYS - 1), START + dt.timedelta(days=DAYS))  # the last day
 STOLEN_IPS = tuple(f"127.0.1.{i}" for i in range(1, 31))
 QUEUE_LIFETIME_S = 60
+POSTLOG = "/usr/sbin/postlog"
+MARK_TAG = "abuse-scenario"  # not a Postfix program name: the ingest counts these lines as "other"
+REQUIRED_BINARIES = (*H.REQUIRED_BINARIES, POSTLOG)
 TIME_LIMIT_S = 240.0
 
 # Recipient fates: ACCEPT by domain; the others by per-address transport entries.
@@ -340,6 +343,8 @@ def build(out_dir: Path, *, seed: int = 7, workdir: Path | None = None, keep: bo
           log: Callable[[str], None] = lambda s: None) -> Built:
     """Run the scenario through a private Postfix and write maillog, inventory.toml, scenario.json."""
     H.preflight()
+    if not Path(POSTLOG).exists():
+        raise H.HarnessError(f"missing {POSTLOG} (Debian postfix)")
     plan = make_plan(seed)
     work = Path(tempfile.mkdtemp(prefix="pfx-abuse-", dir=workdir))
     try:
@@ -353,6 +358,24 @@ def build(out_dir: Path, *, seed: int = 7, workdir: Path | None = None, keep: bo
 
 def _drained(inst: H.Instance) -> bool:
     return not inst.queue_entries()
+
+
+def mark(inst: H.Instance, maillog: Path, text: str, deadline: float) -> int:
+    """Log `text` through postlogd and return the log's offset just after it.
+
+    postlogd writes what it receives in order, so once the mark is in the file every line logged before
+    it (the drained phase's deliveries and "removed" lines) is too: the offset is an exact phase boundary.
+    """
+    H.run_cmd([POSTLOG, "-c", str(inst.etc), "-t", MARK_TAG, text])
+    needle = re.compile(rb" " + re.escape(f"{MARK_TAG}[".encode()) + rb"\d+\]: " + re.escape(text.encode()) + b"\n")
+    give_up = min(deadline, time.monotonic() + 30)
+    while True:
+        found = needle.search(maillog.read_bytes())
+        if found:
+            return found.end()
+        if time.monotonic() > give_up:
+            raise H.HarnessError(f"postlogd did not write the mark {text!r} to {maillog}")
+        time.sleep(0.05)
 
 
 def _build_in(work: Path, plan: Plan, out_dir: Path, log: Callable[[str], None]) -> Built:
@@ -371,12 +394,11 @@ def _build_in(work: Path, plan: Plan, out_dir: Path, log: Callable[[str], None])
             sinks.start(fate)
         inst.postfix("start")
         for i, phase in enumerate(plan.phases):
-            if i:
-                offsets.append(maillog.stat().st_size)
             for s in phase.sessions:
                 inj.submit(s.sender.login, s.mails, source=s.source)
             H.wait_until(lambda: _drained(inst), deadline, f"phase {i} to drain", interval=0.2)
-            time.sleep(0.5)  # postlogd writes asynchronously: let the phase's last lines land
+            if i < len(plan.phases) - 1:
+                offsets.append(mark(inst, maillog, f"end of phase {i}", deadline))
             log(f"phase {i} ({phase.at:%Y-%m-%d %H:%M}): {len(phase.sessions)} sessions")
     finally:
         inst.stop()
@@ -392,7 +414,7 @@ def _build_in(work: Path, plan: Plan, out_dir: Path, log: Callable[[str], None])
     paths[1].write_text(inventory_toml(), encoding="utf-8")
     seconds = round(time.monotonic() - started, 1)
     desc = {**plan.expected, "seconds": seconds, "injected": inj.counts, "lines": out.count(b"\n"),
-            "phases": [p.at.isoformat() for p in plan.phases]}
+            "phases": [p.at.isoformat() for p in plan.phases], "marks": len(offsets)}
     paths[2].write_text(json.dumps(desc, indent=2) + "\n", encoding="utf-8")
     return Built(*paths, lines=out.count(b"\n"), seconds=seconds, injected=dict(inj.counts))
 
