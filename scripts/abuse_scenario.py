@@ -20,7 +20,7 @@ Accounts (inventory account ← SASL username), DAYS days from START, mail at 10
   ~20 % refused naming Spamhaus or for policy, ~8 % unknown users, two spam-trap hits a day;
 - umbrella ← umbrella-crm: a few messages a day from 127.0.0.51 until, at 03:00 on the last day, its
   credentials are used from STOLEN_IPS never-seen addresses (127.0.1.x) for a burst to random recipients,
-  40 % of them unknown users;
+  40 % of them unknown users, half of it with an envelope sender of a domain not verified for it;
 - tiny ← tinyshop: three messages on the last day, one to an unknown user.
 
 Run as root (~20 s on 2 cores):
@@ -68,6 +68,7 @@ SINKS = (H.ACCEPT, H.HARD_GOOGLE, H.HARD_GENERIC, H.BLOCKLISTED, H.DATA_REJECT)
 CONSUMER_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "orange.fr", "web.de", "icloud.com")
 TRAP_DOMAIN = "trap.example"
 TRAP_ADDRESS = "pristine.trap@orange.fr"  # an address trap at an ordinary provider
+FOREIGN_SENDER = "billing@secure-invoices.test"  # half of the stolen-credential burst claims this sender
 
 FIRST = H.FIRST
 LAST = H.LAST
@@ -171,9 +172,9 @@ def make_plan(seed: int = 7) -> Plan:
     pools = {ACME: rc.pool(160, 0.02), GLOBEX: rc.pool(60, 0.0), INITECH: rc.pool(25, 0.0),
              VICTIM: rc.pool(30, 0.0)}
 
-    def mail(s: Sender, rcpts: list[str], subject: str) -> H.Mail:
-        return H.Mail(s.login.senders[0], rcpts, subject, rng.randint(600, 2500), s.login.mailer,
-                      s.login.senders[0])
+    def mail(s: Sender, rcpts: list[str], subject: str, sender: str = "") -> H.Mail:
+        sender = sender or s.login.senders[0]
+        return H.Mail(sender, rcpts, subject, rng.randint(600, 2500), s.login.mailer, sender)
 
     def sessions(s: Sender, mails: list[H.Mail], per: int, ips: Sequence[str] = ()) -> list[Session]:
         """`per` messages a session, from the sender's usual IPs (or each of `ips` in turn)."""
@@ -206,8 +207,8 @@ def make_plan(seed: int = 7) -> Plan:
         if last:
             shop = [rc.fresh(), rc.unknown(), rc.fresh()]
             todo += sessions(TINY, [mail(TINY, [r], "Your order") for r in shop], 1)
-            burst = [mail(VICTIM, [rc.fresh(((UNKNOWN, 0.4),)) for _ in range(2)], "Invoice overdue")
-                     for _ in range(90)]
+            burst = [mail(VICTIM, [rc.fresh(((UNKNOWN, 0.4),)) for _ in range(2)], "Invoice overdue",
+                          FOREIGN_SENDER if i % 2 else "") for i in range(90)]
             phases.append(Phase(START + dt.timedelta(days=day, hours=NIGHT_HOUR),
                                 tuple(sessions(VICTIM, burst, 3, STOLEN_IPS))))
         rng.shuffle(todo)
@@ -216,7 +217,7 @@ def make_plan(seed: int = 7) -> Plan:
         "bad": list(BAD), "clean": list(CLEAN), "tiny": TINY.account_id,
         "spammer": SPAMMER.account_id, "victim": VICTIM.account_id,
         "window": [WINDOW[0].isoformat(), WINDOW[1].isoformat()], "year": YEAR,
-        "stolen_ips": list(STOLEN_IPS), "trap_hits_last_day": 2, "trap_hits": trap_hits,
+        "stolen_ips": list(STOLEN_IPS), "foreign_sender_domain": FOREIGN_SENDER.split("@")[1], "trap_hits_last_day": 2, "trap_hits": trap_hits,
         "sasl_users": {s.login.username: s.account_id for s in SENDERS},
     }
     return Plan(phases, rc.fates, expected)
@@ -286,7 +287,8 @@ def transport_table(ports: dict[str, int], fates: dict[str, str]) -> str:
     accept = f"smtp:[{H.LOOPBACK}]:{ports[H.ACCEPT]}"
     lines = [f"{a}\tsmtp:[{H.LOOPBACK}]:{ports[f]}" for a, f in sorted(fates.items())]
     lines += [f"{d}\t{accept}" for d in (*CONSUMER_DOMAINS, TRAP_DOMAIN)]
-    lines += [f"{s.login.domain}\tdiscard:bounce processor" for s in SENDERS]
+    ndr_domains = (*(s.login.domain for s in SENDERS), FOREIGN_SENDER.split("@")[1])
+    lines += [f"{d}\tdiscard:bounce processor" for d in ndr_domains]
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,7 @@
 Six days of SASL submissions from 127.0.0.N clients to smtp-sink receivers that accept, answer
 550 5.1.1, name a blocklist or refuse for policy: a spammer (trap hits, policy rejections, bought lists),
 an account whose credentials are used from 30 never-seen IPs at 03:00 on the last day (volume spike,
-random recipients, 40 % unknown users), three clean accounts and a tiny one (1 bounce of 3). The log
+random recipients, 40 % unknown users, half from an unverified sender domain), three clean accounts and a tiny one (1 bounce of 3). The log
 goes through the real ingest; the verdicts are read through the command line. Built once per module
 (~20 s); tests/test_abuse_scenario_timestamps.py checks the date shifting without Postfix.
 """
@@ -135,6 +135,7 @@ def test_the_two_bad_accounts_rank_first_and_second(
                 "hard_bounce_rate",
                 "new_recipients",
                 "recipient_fanout",
+                "unverified_from_domains",
             },
         ),
     ],
@@ -180,6 +181,10 @@ def test_signal_values_match_what_was_sent(ranked: list[dict[str, Any]], desc: d
     )
     unknown = victim["unknown_user_rate"]
     assert unknown["n"] >= 100 and 0.25 <= unknown["value"] <= 0.5  # 40 % of the burst's recipients
+    foreign = victim["unverified_from_domains"]
+    assert (
+        foreign["k"] == 45 and desc["foreign_sender_domain"] in foreign["note"]
+    )  # half of the 90-message burst
     spammer = checks.signals(by_account(ranked)[desc["spammer"]])
     traps = spammer["trap_hits"]
     assert traps["value"] == desc["trap_hits_last_day"]
