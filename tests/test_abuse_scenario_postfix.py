@@ -3,9 +3,10 @@
 Six days of SASL submissions from 127.0.0.N clients to smtp-sink receivers that accept, answer
 550 5.1.1, name a blocklist or refuse for policy: a spammer (trap hits, policy rejections, bought lists),
 an account whose credentials are used from 30 never-seen IPs at 03:00 on the last day (volume spike,
-random recipients, 40 % unknown users, half from an unverified sender domain), three clean accounts and a tiny one (1 bounce of 3). The log
-goes through the real ingest; the verdicts are read through the command line. Built once per module
-(~20 s); tests/test_abuse_scenario_timestamps.py checks the date shifting without Postfix.
+random recipients, 40 % unknown users, half from an unverified sender domain), three clean accounts and
+a tiny one (1 bounce of 3). The log goes through the real ingest; the verdicts are read through the
+command line. Built once per module (~20 s); tests/test_abuse_scenario_timestamps.py checks the date
+shifting and the plan without Postfix.
 """
 
 from __future__ import annotations
