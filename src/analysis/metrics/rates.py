@@ -47,6 +47,10 @@ COUNT_COLUMNS: tuple[str, ...] = (
 )
 
 
+# Groups up to this many come back from DuckDB as Python rows (no pyarrow import for the rates command).
+PYTHON_ROWS = 20_000
+
+
 def check_confidence(confidence: float) -> float:
     """A confidence level usable for an interval, else InputError."""
     try:
@@ -64,13 +68,32 @@ def count_recipients(
     filters = filters or Filters()
     where, params = where_sql(filters)
     complaints = "complaints" if sqlfiles.table_exists(con, "complaints") else "complaints_none"
+    stored = recipients_slot(con)
     slots = {
         **sqlfiles.group_slots(dims),
-        **recipients_slot(con),
+        **stored,
         "where": where,
         "complaints": sqlfiles.render(complaints),
     }
-    return finish_counts(sqlfiles.run(con, "rates", params, slots), dims, filters)
+    sql = sqlfiles.render("rates", slots)
+    if stored:
+        sql = _inline_recipients(sql)
+    counts = sqlfiles.run_rendered(con, "rates", sql, params, python_rows=PYTHON_ROWS)
+    return finish_counts(counts, dims, filters)
+
+
+_RECIPIENTS_CTE = "WITH recipients AS ("
+
+
+def _inline_recipients(sql: str) -> str:
+    """DuckDB only: read a stored or cached recipients table where the query names it, not a copy.
+
+    DuckDB materialises a CTE used more than once (rates.sql uses `recipients` three times): right for the
+    live window, which must run once, but for a table it only copies 1.5M rows (~0.1 s on a 10M-line
+    store) that a scan reads just as fast; the complaint joins read only complained messages' rows."""
+    if _RECIPIENTS_CTE not in sql:
+        raise AssertionError("rates.sql no longer starts its recipients CTE as expected")
+    return sql.replace(_RECIPIENTS_CTE, "WITH recipients AS NOT MATERIALIZED (", 1)
 
 
 def finish_counts(df: pl.DataFrame, dims: Sequence[str], filters: Filters) -> pl.DataFrame:

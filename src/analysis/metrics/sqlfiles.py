@@ -3,6 +3,10 @@
 Queries are composed from fragments: `{{name}}` in a .sql file is replaced by a slot the caller fills
 (only validated dimension names and generated parameter names, never values) or else by the fragment
 `sql/name.sql`. Values are bound as `$name` parameters.
+
+On a read-only connection `run` remembers each (query, parameters) → frame for the connection's lifetime:
+its data cannot change while it is open, and a report asks some questions several times (the summary
+and a section both want rates by sender domain, latency overall, ...).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import duckdb
 import polars as pl
@@ -59,19 +64,99 @@ def group_slots(by: Sequence[str]) -> dict[str, str]:
     return {"by_select": cols + ",", "group_by": f"GROUP BY {cols}"}
 
 
+_READ_ONLY: WeakKeyDictionary[duckdb.DuckDBPyConnection, bool] = WeakKeyDictionary()
+_RESULTS: WeakKeyDictionary[
+    duckdb.DuckDBPyConnection, dict[tuple[str, tuple[tuple[str, Any], ...]], pl.DataFrame]
+]
+_RESULTS = WeakKeyDictionary()
+
+
+def read_only(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection is read-only (then nothing can change its data while it is open)."""
+    known = _READ_ONLY.get(con)
+    if known is None:
+        rows = con.sql("SELECT current_setting('access_mode')").fetchall()
+        known = _READ_ONLY[con] = rows[0][0] == "read_only"
+    return known
+
+
 def run(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any], slots: Mapping[str, str]
 ) -> pl.DataFrame:
     """Render and execute a metric query; database errors become one-line WorkbenchErrors."""
-    return query_frame(con, render(name, slots), params, f"metric query {name}")
+    return run_rendered(con, name, render(name, slots), params)
+
+
+def run_rendered(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    params: Mapping[str, Any],
+    *,
+    python_rows: int = 0,
+) -> pl.DataFrame:
+    """Execute the rendered text of metric query `name` (remembered on read-only connections)."""
+    what = f"metric query {name}"
+    if not read_only(con):
+        return query_frame(con, sql, params, what, python_rows=python_rows)
+    key = (sql, tuple(sorted(params.items())))
+    memo = _RESULTS.setdefault(con, {})
+    if key not in memo:
+        memo[key] = query_frame(con, sql, params, what, python_rows=python_rows)
+    return memo[key].clone()
+
+
+# DuckDB column types a result may come back in as Python rows, with the polars type Arrow would give.
+_PYTHON_TYPES: dict[str, pl.DataType] = {
+    "BIGINT": pl.Int64(),
+    "INTEGER": pl.Int32(),
+    "DOUBLE": pl.Float64(),
+    "VARCHAR": pl.String(),
+    "BOOLEAN": pl.Boolean(),
+    "DATE": pl.Date(),
+    "TIMESTAMP": pl.Datetime("us"),
+}
+
+
+def _python_schema(
+    con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation
+) -> dict[str, pl.DataType] | None:
+    """The polars schema of a result of plain scalar columns, else None (then Arrow converts it)."""
+    schema: dict[str, pl.DataType] = {}
+    for name, duck_type in zip(rel.columns, rel.types, strict=True):
+        text = str(duck_type)
+        if text == "TIMESTAMP WITH TIME ZONE":
+            zone = con.sql("SELECT current_setting('TimeZone')").fetchall()[0][0]
+            dtype: pl.DataType | None = pl.Datetime("us", zone)
+        else:
+            dtype = _PYTHON_TYPES.get(text)
+        if dtype is None or name in schema:
+            return None
+        schema[name] = dtype
+    return schema
 
 
 def query_frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None, what: str
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Mapping[str, Any] | None,
+    what: str,
+    *,
+    python_rows: int = 0,
 ) -> pl.DataFrame:
-    """Execute SQL into polars; database errors become one-line WorkbenchErrors naming `what`."""
+    """Execute SQL into polars; database errors become one-line WorkbenchErrors naming `what`.
+
+    A result of at most `python_rows` rows of plain columns is read as Python rows: the same frame, and a
+    process that never needs Arrow (the rates command) does not import pyarrow (0.15-0.25 s of its
+    start-up). A longer result is read again through Arrow."""
     try:
-        df: pl.DataFrame = con.sql(sql, params=dict(params or {}) or None).pl()
+        rel = con.sql(sql, params=dict(params or {}) or None)
+        schema = _python_schema(con, rel) if python_rows > 0 else None
+        if schema is not None:
+            rows = rel.limit(python_rows + 1).fetchall()
+            if len(rows) <= python_rows:
+                return pl.DataFrame(rows, schema=schema, orient="row")
+        df: pl.DataFrame = rel.pl()
         return df
     except duckdb.CatalogException as exc:
         raise WorkbenchError(

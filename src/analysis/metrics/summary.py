@@ -65,10 +65,11 @@ def summary(
     sender domain and the p90 delay; every value JSON-serialisable (no NaN)."""
     filters = filters or Filters()
     where, params = where_sql(filters)
-    cache_recipients(con)  # six questions of the same recipients: build them once (read-only connections)
+    cache_recipients(con)  # six questions of the same recipients: build them at most once (read-only)
     extent = sqlfiles.run(con, "window", params, {**recipients_slot(con), "where": where}).row(0, named=True)
-    overall = rates(con, [], filters, confidence=confidence, min_volume=min_volume).row(0, named=True)
-    breaches = _breaches(rates(con, [], filters, confidence=confidence, min_volume=min_volume), None)
+    overall_rates = rates(con, [], filters, confidence=confidence, min_volume=min_volume)
+    overall = overall_rates.row(0, named=True)
+    breaches = _breaches(overall_rates, None)
     for dim in BREACH_DIMENSIONS:
         breaches += _breaches(rates(con, [dim], filters, confidence=confidence, min_volume=min_volume), dim)
 
