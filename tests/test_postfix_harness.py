@@ -98,7 +98,6 @@ SHAPES: list[tuple[str, str]] = [
     ("second instance delivery", r"postfix-out/smtp\[\d+\]: [0-9A-Za-z]{12,}: to=<[^>]+>, relay="),
     ("next-hop link", r"status=sent \(250 2\.0\.0 Ok: queued as [0-9A-Za-z]{12,}\)"),
     ("start line", r"postfix/postfix-script\[\d+\]: starting the Postfix mail system"),
-    ("stop line", r"postfix/postfix-script\[\d+\]: stopping the Postfix mail system"),
 ]
 
 
@@ -189,6 +188,9 @@ SAMPLE_SHAPES = [
     ("qmgr removed", r"qmgr\[\d+\]: [0-9A-F]+: removed"),
     ("postsuper delete", r"postsuper\[\d+\]: [0-9A-F]+: removed"),
     ("reload", r"postfix/master\[\d+\]: reload -- version"),
+    # Not asked of every run: postfix-script logs this through postlog(1) and kills master at once, so
+    # postlogd sometimes goes down before it has written the line (seen once in seven short runs on this machine).
+    ("stop line", r"postfix/postfix-script\[\d+\]: stopping the Postfix mail system"),
 ]
 
 
