@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: demo demo-deps test lint typecheck bench venv system-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/analysis/ingest/_fastparse.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,spark]'

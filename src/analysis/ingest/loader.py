@@ -24,6 +24,7 @@ import polars as pl
 from analysis.errors import InputError
 from analysis.ingest import sources as S
 from analysis.ingest.correlate import CUT_OFF_WINDOW, Built, Correlator, noqueue_rejections, recent_headless
+from analysis.ingest.fastparse import parse_chunk, year_after
 from analysis.ingest.options import CHUNK_BYTES, IngestOptions
 from analysis.ingest.postfix import (
     EVENT_SCHEMA,
@@ -31,8 +32,6 @@ from analysis.ingest.postfix import (
     QUARANTINE_SCHEMA,
     ParseResult,
     YearState,
-    advance_year,
-    parse_lines,
     year_for_last_line,
 )
 
@@ -551,8 +550,8 @@ class Ingestor:
             src, start=start, hold_partial=self.opts.hold_partial, chunk_bytes=self.opts.chunk_bytes
         )
 
-        def parse(lines: pl.Series, first: int, begin: YearState) -> ParseResult:
-            res = parse_lines(lines, first_line_no=first, year=begin)
+        def parse(data: bytes, first: int, begin: YearState) -> ParseResult:
+            res = parse_chunk(data, first, begin)
             res.events = classify_events(res.events)
             return res
 
@@ -560,12 +559,11 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
             next_line = line_base + 1
             for chunk in chunks:
-                lines = S.split_lines(chunk.data)
                 begin = YearState(state.year, state.last_month, state.tz)
-                end = advance_year(lines, state)
+                end, n_lines = year_after(chunk.data, state)
                 state.year, state.last_month = end.year, end.last_month
-                window.append((pool.submit(parse, lines, next_line, begin), chunk, end))
-                next_line += lines.len()
+                window.append((pool.submit(parse, chunk.data, next_line, begin), chunk, end))
+                next_line += n_lines
                 if len(window) > PARSE_THREADS:
                     fut, done, after = window.popleft()
                     yield fut.result(), done, after

@@ -277,8 +277,10 @@ def _extract_two_pass(df: pl.DataFrame, col: str, fast: str, slow: str, key: str
     return g.with_columns(idx).update(s, on="_i").drop("_i")
 
 
-def _timestamps(hdr: pl.DataFrame, state: YearState) -> pl.Series:
-    """UTC timestamps for the header frame; advances `state` (year rollover) for the next chunk."""
+def _timestamps(hdr: pl.DataFrame, state: YearState, years_given: pl.Series | None = None) -> pl.Series:
+    """UTC timestamps for the header frame; advances `state` (year rollover) for the next chunk.
+    `years_given` (a year per line, null where unknown) overrides the rollover rule, for lines taken out
+    of a longer sequence whose years were already decided."""
     n = hdr.height
     out = pl.Series("ts", [None] * n, dtype=pl.Datetime("us", "UTC"))
     iso = hdr.get_column("iso")
@@ -305,6 +307,8 @@ def _timestamps(hdr: pl.DataFrame, state: YearState) -> pl.Series:
         prev = pl.DataFrame({"p": prev}).select(pl.col("p").forward_fill()).to_series()
         roll = ((prev - month) >= 6).fill_null(False).cast(pl.Int32)
         years = roll.cum_sum() + state.year
+        if years_given is not None:
+            years = pl.select(pl.coalesce(years_given.cast(pl.Int32), years)).to_series()
         clock = hdr.get_column("clock")
         frac = hdr.get_column("frac").fill_null(".0").str.slice(1, 6).str.pad_end(6, "0")
         parts = pl.DataFrame(
@@ -382,15 +386,27 @@ def _header(base: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([base, hdr.drop("hdr"), pl.DataFrame({"text": text})], how="horizontal")
 
 
-def parse_lines(lines: pl.Series, *, first_line_no: int, year: YearState) -> ParseResult:
+def parse_lines(
+    lines: pl.Series,
+    *,
+    first_line_no: int,
+    year: YearState,
+    line_nos: pl.Series | None = None,
+    years: pl.Series | None = None,
+) -> ParseResult:
     """Parse a batch of log lines (no trailing newlines). `first_line_no` is the 1-based number of
-    lines[0] within its file; `year` supplies years for traditional timestamps and is advanced."""
+    lines[0] within its file; `year` supplies years for traditional timestamps and is advanced.
+    `line_nos` and `years` serve a batch of lines picked out of a chunk (the C parser's leftovers):
+    their own numbers, and the year each was already given (null: decide here)."""
     n = lines.len()
-    base = pl.DataFrame({"raw": lines.cast(pl.String)}).with_columns(
-        (pl.int_range(0, n, dtype=pl.Int64) + first_line_no).alias("line_no")
+    numbers = (
+        line_nos.cast(pl.Int64).alias("line_no")
+        if line_nos is not None
+        else (pl.int_range(0, n, dtype=pl.Int64, eager=True) + first_line_no).alias("line_no")
     )
+    base = pl.DataFrame({"raw": lines.cast(pl.String), "line_no": numbers})
     hdr = _header(base)
-    hdr = hdr.with_columns(_timestamps(hdr, year)).with_columns(_split_prog(pl.col("prog")))
+    hdr = hdr.with_columns(_timestamps(hdr, year, years)).with_columns(_split_prog(pl.col("prog")))
     no_header = hdr.get_column("host").is_null()
     is_postfix = pl.col("instance").str.starts_with("postfix") | (
         pl.col("prog").str.contains("/", literal=True) & pl.col("daemon").is_in(list(POSTFIX_DAEMONS))

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from analysis.errors import InputError
 from analysis.ingest.options import CHUNK_BYTES
@@ -242,15 +242,33 @@ def split_lines(data: bytes) -> pl.Series:
     # Imported here so that the unchanged-file fast path never loads the columnar stack.
     import numpy as np
     import polars as pl
-    import pyarrow as pa
 
     if not data:
         return pl.Series("raw", [], dtype=pl.String)
     arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    ends = nl + 1
+    ends = np.flatnonzero(arr == 10) + 1
     if not data.endswith(b"\n"):
         ends = np.append(ends, len(data))
+    return text_lines(data, ends).str.strip_suffix("\n").str.strip_suffix("\r")
+
+
+def join_lines(pieces: list[bytes]) -> pl.Series:
+    """The given lines (no newlines inside) as a String series, decoded like `split_lines` does."""
+    import numpy as np
+    import polars as pl
+
+    if not pieces:
+        return pl.Series("raw", [], dtype=pl.String)
+    ends = np.cumsum(np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces)))
+    return text_lines(b"".join(pieces), ends)
+
+
+def text_lines(data: bytes, ends: Any) -> pl.Series:
+    """`data` cut at the byte offsets `ends` (each line's end) into a String series."""
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
     offsets = np.empty(len(ends) + 1, dtype=np.int64)
     offsets[0] = 0
     offsets[1:] = ends
@@ -259,13 +277,12 @@ def split_lines(data: bytes) -> pl.Series:
     )
     series = pl.Series("raw", binary)
     try:
-        text = series.cast(pl.String)
+        return series.cast(pl.String)
     except pl.exceptions.ComputeError:
         # Rare: some lines carry bytes that are not UTF-8 (8-bit replies from remote servers). Those lines
         # keep their bytes visibly as \xNN escapes; the others are untouched.
         lines = [b.decode("utf-8", "backslashreplace") for b in series.to_list()]
-        text = pl.Series("raw", lines, dtype=pl.String)
-    return text.str.strip_suffix("\n").str.strip_suffix("\r")
+        return pl.Series("raw", lines, dtype=pl.String)
 
 
 def unchanged_file_id(con: duckdb.DuckDBPyConnection, src: Source) -> int | None:
