@@ -70,9 +70,6 @@ TRAP_DOMAIN = "trap.example"
 TRAP_ADDRESS = "pristine.trap@orange.fr"  # an address trap at an ordinary provider
 FOREIGN_SENDER = "billing@secure-invoices.test"  # half of the stolen-credential burst claims this sender
 
-FIRST = H.FIRST
-LAST = H.LAST
-
 
 @dataclasses.dataclass(frozen=True)
 class Sender:
@@ -143,7 +140,7 @@ class Recipients:
         rng = self.rng
         self.made += 1
         domain = rng.choice(CONSUMER_DOMAINS)
-        addr = f"{rng.choice(FIRST)}.{rng.choice(LAST)}{self.made}{rng.randrange(100)}@{domain}"
+        addr = f"{rng.choice(H.FIRST)}.{rng.choice(H.LAST)}{self.made}{rng.randrange(100)}@{domain}"
         roll = rng.random()
         for fate, share in weights:
             if roll < share:

@@ -27,6 +27,9 @@ so lines interleave exactly as they happened, as in a syslog file. No syslog dae
 Nothing can leave the machine: every domain is routed by transport_maps, default_transport is
 `error`, and DNS is off for the SMTP client.
 
+scripts/abuse_scenario.py reuses the parts (instance settings, SASL, receivers, injector) for issue 7's
+multi-day abuse scenario.
+
 Run as root (Postfix must start its master and switch to the `postfix` user):
 
     python scripts/postfix_harness.py --out data/samples/postfix-real.log            # ~2 minutes
