@@ -238,3 +238,14 @@ def test_evidence_csv_names_real_postfix_queue_ids(
             rf": {r['queue_id']}: client=unknown\[127\.0\.1\.\d+\], sasl_method=PLAIN, sasl_username={user}\n"
         )
         assert re.search(line, log), r["queue_id"]
+
+
+def test_driver_reports_setup_errors_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if skip_reason():
+        pytest.skip(str(skip_reason()))
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert DRIVER.main_cli(["--out", str(tmp_path / "out"), "--workdir", str(private)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("abuse_scenario: ") and "searchable" in err[0]
+    assert not (tmp_path / "out").exists() and not list(private.iterdir())
