@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from analysis.metrics import sqlfiles
+from analysis.metrics.attempts import attempts_slot
 from analysis.metrics.filters import Filters, check_dimensions, where_sql
 
 LATENCY_FIELDS: tuple[str, ...] = ("delay", "delay_a", "delay_b", "delay_c", "delay_d")
@@ -24,6 +25,7 @@ def latency(
     """The `by` columns, n (sent attempts) and <field>_p50/_p90/_p99 for each of LATENCY_FIELDS."""
     dims = check_dimensions(by)
     where, params = where_sql(filters)
-    df = sqlfiles.run(con, "latency", params, {**sqlfiles.group_slots(dims), "where": where})
+    slots = {**sqlfiles.group_slots(dims), **attempts_slot(con, dims, filters), "where": where}
+    df = sqlfiles.run(con, "latency", params, slots)
     df = df.with_columns(pl.col("n").fill_null(0))
     return df.sort(list(dims), nulls_last=True) if dims else df

@@ -16,6 +16,7 @@ import polars as pl
 from analysis.classify import normalize_reply_expr
 from analysis.errors import InputError
 from analysis.metrics import sqlfiles
+from analysis.metrics.attempts import attempts_slot
 from analysis.metrics.filters import Filters, where_sql
 
 REPLY_STATUSES: tuple[str, ...] = ("bounced", "deferred", "expired", "softbounce", "rejected")
@@ -67,7 +68,11 @@ def top_replies(
     chosen = _check_statuses(statuses)
     where, params = where_sql(filters)
     status_params = {f"s{i}": s for i, s in enumerate(chosen)}
-    slots = {"where": where, "statuses": ", ".join(f"${k}" for k in status_params)}
+    slots = {
+        **attempts_slot(con, [], filters),
+        "where": where,
+        "statuses": ", ".join(f"${k}" for k in status_params),
+    }
     raw = sqlfiles.run(con, "replies", {**params, **status_params}, slots)
     grouped = (
         raw.with_columns(normalize_reply_expr(pl.col("reply")).alias("normalized_reply"))

@@ -7,6 +7,7 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.metrics import sqlfiles
+from analysis.metrics.attempts import attempts_slot
 from analysis.metrics.filters import TIME_DIMENSIONS, Filters, where_sql
 
 OUTCOMES: tuple[str, ...] = ("sent", "bounced", "deferred", "expired", "rejected")
@@ -19,4 +20,6 @@ def volume_series(
     if freq not in TIME_DIMENSIONS:
         raise InputError(f"freq must be one of {', '.join(sorted(TIME_DIMENSIONS))}, got {freq!r}")
     where, params = where_sql(filters)
-    return sqlfiles.run(con, "volume", params, {"bucket": freq, "where": where})
+    return sqlfiles.run(
+        con, "volume", params, {**attempts_slot(con, [], filters), "bucket": freq, "where": where}
+    )
