@@ -13,14 +13,16 @@ day and hour (only the traditional "Mmm dd HH:MM:SS" prefix is rewritten; every 
 wrote it) and written as one log in time order, with the scenario's inventory and a JSON description.
 
 Accounts (inventory account ← SASL username), DAYS days from START, mail at 10:00 each day:
-- acme ← acme-mailer: a newsletter to a fixed list (2 % of it unknown users) from 127.0.0.11;
+- acme ← acme-mailer: a newsletter to a fixed list (2 % of it, and one stale address sent to every day,
+  unknown users) from 127.0.0.11;
 - globex ← globex-app: receipts to its customers from 127.0.0.21 and .22;
 - initech ← initech: office mail from 127.0.0.31;
 - bulkblast ← blast-sender (spammer): bought lists every day (all new recipients) from 127.0.0.41:
   ~20 % refused naming Spamhaus or for policy, ~8 % unknown users, two spam-trap hits a day;
 - umbrella ← umbrella-crm: a few messages a day from 127.0.0.51 until, at 03:00 on the last day, its
   credentials are used from STOLEN_IPS never-seen addresses (127.0.1.x) for a burst to random recipients,
-  40 % of them unknown users, half of it with an envelope sender of a domain not verified for it;
+  40 % of them unknown users, 30 % at Gmail, which defers them with 421 4.7.28 (unusual rate) until
+  the phase's first attempts are over, half of it with an envelope sender not verified for the account;
 - tiny ← tinyshop: three messages on the last day, one to an unknown user.
 
 Run as root (~20 s on 2 cores):
@@ -63,8 +65,8 @@ REQUIRED_BINARIES = (*H.REQUIRED_BINARIES, POSTLOG)
 TIME_LIMIT_S = 240.0
 
 # Recipient fates: ACCEPT by domain; the others by per-address transport entries.
-UNKNOWN, BLOCKED, POLICY = "unknown", H.BLOCKLISTED, H.DATA_REJECT
-SINKS = (H.ACCEPT, H.HARD_GOOGLE, H.HARD_GENERIC, H.BLOCKLISTED, H.DATA_REJECT)
+UNKNOWN, BLOCKED, POLICY, RATE_LIMITED = "unknown", H.BLOCKLISTED, H.DATA_REJECT, H.RATE_LIMITED
+SINKS = (H.ACCEPT, H.HARD_GOOGLE, H.HARD_GENERIC, H.BLOCKLISTED, H.DATA_REJECT, H.RATE_LIMITED)
 CONSUMER_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "orange.fr", "web.de", "icloud.com")
 TRAP_DOMAIN = "trap.example"
 TRAP_ADDRESS = "pristine.trap@orange.fr"  # an address trap at an ordinary provider
@@ -136,17 +138,22 @@ class Recipients:
         self.made = 0
 
     def fresh(self, weights: Sequence[tuple[str, float]] = ()) -> str:
-        """A never-used address; its fate drawn from `weights` ((fate, share), the rest accepted)."""
+        """A never-used address; its fate drawn from `weights` ((fate, share), the rest accepted).
+
+        Rate limiting (421 4.7.28) is Gmail's answer, so those addresses are at gmail.com.
+        """
         rng = self.rng
         self.made += 1
-        domain = rng.choice(CONSUMER_DOMAINS)
-        addr = f"{rng.choice(H.FIRST)}.{rng.choice(H.LAST)}{self.made}{rng.randrange(100)}@{domain}"
-        roll = rng.random()
-        for fate, share in weights:
+        roll, fate = rng.random(), None
+        for name, share in weights:
             if roll < share:
-                self.fates[addr] = self._route(fate, domain)
+                fate = name
                 break
             roll -= share
+        domain = "gmail.com" if fate == RATE_LIMITED else rng.choice(CONSUMER_DOMAINS)
+        addr = f"{rng.choice(H.FIRST)}.{rng.choice(H.LAST)}{self.made}{rng.randrange(100)}@{domain}"
+        if fate:
+            self.fates[addr] = self._route(fate, domain)
         return addr
 
     def pool(self, size: int, unknown_share: float) -> list[str]:
@@ -168,6 +175,7 @@ def make_plan(seed: int = 7) -> Plan:
     rc = Recipients(rng)
     pools = {ACME: rc.pool(160, 0.02), GLOBEX: rc.pool(60, 0.0), INITECH: rc.pool(25, 0.0),
              VICTIM: rc.pool(30, 0.0)}
+    stale = rc.unknown()  # on acme's list for good: every issue bounces once (well under the thresholds)
 
     def mail(s: Sender, rcpts: list[str], subject: str, sender: str = "") -> H.Mail:
         sender = sender or s.login.senders[0]
@@ -187,8 +195,9 @@ def make_plan(seed: int = 7) -> Plan:
         at = START + dt.timedelta(days=day, hours=DAY_HOUR)
         last = day == DAYS - 1
         todo: list[Session] = []
-        todo += sessions(ACME, [mail(ACME, rng.sample(pools[ACME], 4), f"Acme deals #{rng.randrange(999)}")
-                                for _ in range(28 + rng.randint(-3, 3))], 10)
+        issue = [mail(ACME, rng.sample(pools[ACME], 4), f"Acme deals #{day}") for _ in range(28 + rng.randint(-3, 3))]
+        issue[0].recipients[0] = stale
+        todo += sessions(ACME, issue, 10)
         todo += sessions(GLOBEX, [mail(GLOBEX, [rng.choice(pools[GLOBEX])], "Your receipt")
                                   for _ in range(16 + rng.randint(-2, 2))], 4)
         todo += sessions(INITECH, [mail(INITECH, rng.sample(pools[INITECH], rng.randint(1, 2)), "Re: TPS reports")
@@ -204,8 +213,8 @@ def make_plan(seed: int = 7) -> Plan:
         if last:
             shop = [rc.fresh(), rc.unknown(), rc.fresh()]
             todo += sessions(TINY, [mail(TINY, [r], "Your order") for r in shop], 1)
-            burst = [mail(VICTIM, [rc.fresh(((UNKNOWN, 0.4),)) for _ in range(2)], "Invoice overdue",
-                          FOREIGN_SENDER if i % 2 else "") for i in range(90)]
+            burst = [mail(VICTIM, [rc.fresh(((UNKNOWN, 0.4), (RATE_LIMITED, 0.3))) for _ in range(2)],
+                          "Invoice overdue", FOREIGN_SENDER if i % 2 else "") for i in range(90)]
             phases.append(Phase(START + dt.timedelta(days=day, hours=NIGHT_HOUR),
                                 tuple(sessions(VICTIM, burst, 3, STOLEN_IPS))))
         rng.shuffle(todo)
@@ -214,7 +223,9 @@ def make_plan(seed: int = 7) -> Plan:
         "bad": list(BAD), "clean": list(CLEAN), "tiny": TINY.account_id,
         "spammer": SPAMMER.account_id, "victim": VICTIM.account_id,
         "window": [WINDOW[0].isoformat(), WINDOW[1].isoformat()], "year": YEAR,
-        "stolen_ips": list(STOLEN_IPS), "foreign_sender_domain": FOREIGN_SENDER.split("@")[1], "trap_hits_last_day": 2, "trap_hits": trap_hits,
+        "stolen_ips": list(STOLEN_IPS), "foreign_sender_domain": FOREIGN_SENDER.split("@")[1],
+        "rate_limited_recipients": sum(rc.fates.get(r) == RATE_LIMITED for p in phases for s in p.sessions
+                                       for m in s.mails for r in m.recipients), "trap_hits_last_day": 2, "trap_hits": trap_hits,
         "sasl_users": {s.login.username: s.account_id for s in SENDERS},
     }
     return Plan(phases, rc.fates, expected)
@@ -359,6 +370,10 @@ def _drained(inst: H.Instance) -> bool:
     return not inst.queue_entries()
 
 
+def _only_deferred(inst: H.Instance) -> bool:
+    return all(e.get("queue_name") == "deferred" for e in inst.queue_entries())
+
+
 def mark(inst: H.Instance, maillog: Path, text: str, deadline: float) -> int:
     """Log `text` through postlogd and return the log's offset just after it.
 
@@ -395,6 +410,10 @@ def _build_in(work: Path, plan: Plan, out_dir: Path, log: Callable[[str], None])
         for i, phase in enumerate(plan.phases):
             for s in phase.sessions:
                 inj.submit(s.sender.login, s.mails, source=s.source)
+            if any(plan.fates.get(r) == RATE_LIMITED for s in phase.sessions for m in s.mails for r in m.recipients):
+                # every message tried once (only deferred mail left), then the rate limit ends
+                H.wait_until(lambda: _only_deferred(inst), deadline, f"phase {i}'s first attempts", interval=0.2)
+                H.lift_greylisting(sinks, (inst,), RATE_LIMITED)
             H.wait_until(lambda: _drained(inst), deadline, f"phase {i} to drain", interval=0.2)
             if i < len(plan.phases) - 1:
                 offsets.append(mark(inst, maillog, f"end of phase {i}", deadline))

@@ -121,8 +121,9 @@ ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, DEAD, LMTP
     "accept", "hard_google", "hard_generic", "greylist", "data_reject", "eod_reject", "dead", "lmtp",
 )
 SINK_FATES = (ACCEPT, HARD_GOOGLE, HARD_GENERIC, GREYLIST, DATA_REJECT, EOD_REJECT, LMTP)
-# A receiver refusing every RCPT naming a DNS blocklist (used by scripts/abuse_scenario.py, not `plan`).
-BLOCKLISTED = "blocklisted"
+# Receivers used by scripts/abuse_scenario.py, not by `plan`: one refuses every RCPT naming a DNS
+# blocklist, one defers every RCPT as Gmail does for an unusual rate (421 4.7.28) until lifted.
+BLOCKLISTED, RATE_LIMITED = "blocklisted", "rate_limited"
 # Fates handled inside Postfix by its error(8) and discard(8) agents (nexthop text is their reply).
 RETIRED, SUPPRESSED = "retired", "suppressed"
 AGENT_NEXTHOP = {
@@ -322,11 +323,14 @@ SINK_FLAGS: dict[str, list[str]] = {
     LMTP: ["-L"],
     BLOCKLISTED: ["-f", "rcpt", "-B", "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
                   "zen.spamhaus.org; https://www.spamhaus.org/query/ip/127.0.0.1"],
+    RATE_LIMITED: ["-r", "rcpt", "-b", "421 4.7.28 Our system has detected an unusual rate of unsolicited mail "
+                   "originating from your IP address. To protect our users from spam, mail sent from your IP "
+                   "address has been temporarily rate limited."],
 }
 SINK_GREETING = {
     ACCEPT: "mx.receiver.test", HARD_GOOGLE: "mx.google-like.test", HARD_GENERIC: "mx.mailbox.test",
     GREYLIST: "mx.greylist.test", DATA_REJECT: "mx.policy.test", EOD_REJECT: "mx.filter.test",
-    LMTP: "store.initech.example", BLOCKLISTED: "mx.blocklist-user.test",
+    LMTP: "store.initech.example", BLOCKLISTED: "mx.blocklist-user.test", RATE_LIMITED: "mx.ratelimit.test",
 }
 
 
@@ -942,9 +946,10 @@ def wait_until(predicate: Callable[[], bool], deadline: float, what: str, interv
         time.sleep(interval)
 
 
-def lift_greylisting(sinks: Sinks, instances: Sequence[Instance]) -> None:
-    sinks.stop(GREYLIST)
-    sinks.start(GREYLIST, flags_of=ACCEPT)
+def lift_greylisting(sinks: Sinks, instances: Sequence[Instance], fate: str = GREYLIST) -> None:
+    """The receiver `fate` now accepts; flushing also makes qmgr forget destinations it thought dead."""
+    sinks.stop(fate)
+    sinks.start(fate, flags_of=ACCEPT)
     for inst in instances:
         inst.flush()
 

@@ -137,6 +137,7 @@ def test_the_two_bad_accounts_rank_first_and_second(
                 "new_recipients",
                 "recipient_fanout",
                 "unverified_from_domains",
+                "deferral_storm",
             },
         ),
     ],
@@ -182,6 +183,9 @@ def test_signal_values_match_what_was_sent(ranked: list[dict[str, Any]], desc: d
     )
     unknown = victim["unknown_user_rate"]
     assert unknown["n"] >= 100 and 0.25 <= unknown["value"] <= 0.5  # 40 % of the burst's recipients
+    storm = victim["deferral_storm"]  # every recipient Gmail rate-limited was deferred once, then delivered
+    assert storm["k"] == desc["rate_limited_recipients"] > 0
+    assert all(e["detail"].startswith("4.7.28 deferred by") for e in storm["evidence"])
     foreign = victim["unverified_from_domains"]
     assert (
         foreign["k"] == 45 and desc["foreign_sender_domain"] in foreign["note"]

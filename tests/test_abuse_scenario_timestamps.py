@@ -132,6 +132,8 @@ def test_transport_table_keeps_everything_on_loopback(plan: Any) -> None:
     assert all(re.fullmatch(r"smtp:\[127\.0\.0\.1\]:\d+|discard:.*", v) for v in routes.values())
     assert routes["gmail.com"] == f"smtp:[127.0.0.1]:{ports[H.ACCEPT]}"
     assert routes[DRIVER.TRAP_DOMAIN] == routes["gmail.com"]  # traps accept silently
+    limited = [a for a, f in plan.fates.items() if f == H.RATE_LIMITED]
+    assert limited and all(a.endswith("@gmail.com") for a in limited)  # 421 4.7.28 is Gmail's answer
     blocked = [a for a, f in plan.fates.items() if f == H.BLOCKLISTED]
     assert blocked and routes[blocked[0]] == f"smtp:[127.0.0.1]:{ports[H.BLOCKLISTED]}"
     assert all(routes[s.login.domain].startswith("discard:") for s in DRIVER.SENDERS)  # NDRs to our senders
