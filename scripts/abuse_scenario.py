@@ -413,7 +413,7 @@ def _build_in(work: Path, plan: Plan, out_dir: Path, log: Callable[[str], None])
             if any(plan.fates.get(r) == RATE_LIMITED for s in phase.sessions for m in s.mails for r in m.recipients):
                 # every message tried once (only deferred mail left), then the rate limit ends
                 H.wait_until(lambda: _only_deferred(inst), deadline, f"phase {i}'s first attempts", interval=0.2)
-                H.lift_greylisting(sinks, (inst,), RATE_LIMITED)
+                H.lift_deferrals(sinks, (inst,), RATE_LIMITED)
             H.wait_until(lambda: _drained(inst), deadline, f"phase {i} to drain", interval=0.2)
             if i < len(plan.phases) - 1:
                 offsets.append(mark(inst, maillog, f"end of phase {i}", deadline))

@@ -946,7 +946,7 @@ def wait_until(predicate: Callable[[], bool], deadline: float, what: str, interv
         time.sleep(interval)
 
 
-def lift_greylisting(sinks: Sinks, instances: Sequence[Instance], fate: str = GREYLIST) -> None:
+def lift_deferrals(sinks: Sinks, instances: Sequence[Instance], fate: str = GREYLIST) -> None:
     """The receiver `fate` now accepts; flushing also makes qmgr forget destinations it thought dead."""
     sinks.stop(fate)
     sinks.start(fate, flags_of=ACCEPT)
@@ -1001,7 +1001,7 @@ def _run_in(work: Path, sc: Scenario, out: Path, log: Callable[[str], None]) -> 
             if greylisting and time.monotonic() - injecting_since >= sc.greylist_s:
                 # Greylisting ends well inside the queue lifetime, so soft-rejected mail is delivered
                 # (not expired): restart that receiver accepting, then flush both queues.
-                lift_greylisting(sinks, (main, outi))
+                lift_deferrals(sinks, (main, outi))
                 greylisting = False
                 log("greylisting lifted, queues flushed")
         log(f"injected: {inj.counts}")
@@ -1013,7 +1013,7 @@ def _run_in(work: Path, sc: Scenario, out: Path, log: Callable[[str], None]) -> 
             main.postsuper("-d", str(held[1]["queue_id"]))
         if greylisting:
             time.sleep(1)
-            lift_greylisting(sinks, (main, outi))
+            lift_deferrals(sinks, (main, outi))
             log("greylisting lifted, queues flushed")
         if sc.wait_for_expiry:
             main.postfix("reload")  # as an operator would after a change; master logs it
