@@ -44,35 +44,49 @@ def segments(events: pl.DataFrame) -> pl.DataFrame:
     """`events` (queue-ID'd, any order) with `seg` (a segment number unique in this frame), `pos` (rank in
     group/time order), `headless` and `complete`. Only the key columns are sorted; the wide rows stay put."""
     # Sort by a 64-bit hash of the group (numeric sorts are ~7x faster than on three strings); should two
-    # groups ever share a hash, sort by the strings themselves.
-    slim = (
-        events.select(*GROUP, *ORDER, "kind")
-        .with_row_index("_row")
-        .with_columns(pl.struct(GROUP).hash().alias("_g"))
+    # groups ever share a hash, their rows meet in the sorted order and the strings decide instead.
+    slim = events.select(*GROUP, *ORDER, "kind").with_columns(
+        pl.struct(GROUP).hash().alias("_g"), pl.int_range(0, pl.len(), dtype=pl.UInt32).alias("_row")
     )
-    distinct = slim.select(pl.col("_g").n_unique(), pl.struct(GROUP).n_unique()).row(0)
-    key = "_g" if distinct[0] == distinct[1] else GROUP
-    s = slim.sort([*([key] if isinstance(key, str) else key), *ORDER])
-    boundary = (
+    s = slim.sort(["_g", *ORDER])
+    differs = (
         (pl.col("host") != pl.col("host").shift(1))
         | (pl.col("instance") != pl.col("instance").shift(1))
         | (pl.col("qid") != pl.col("qid").shift(1))
     ).fill_null(True)
-    start = (
-        boundary
-        | pl.col("kind").is_in(ORIGIN_KINDS)
-        | (pl.col("kind").shift(1) == "removed").fill_null(False)
+    if s.select(((pl.col("_g") == pl.col("_g").shift(1)) & differs).any()).item():
+        s = slim.sort([*GROUP, *ORDER])
+    kind = pl.col("kind")
+    start = differs | kind.is_in(ORIGIN_KINDS) | (kind.shift(1) == "removed").fill_null(False)
+    s = s.select("_row", kind, differs.alias("_b"), start.alias("_start"))
+    # Per-segment facts without a group-by: rows of a segment are contiguous, so a value taken at the first
+    # (last) row is spread to the others by a forward (backward) fill.
+    last = pl.col("_start").shift(-1).fill_null(True)
+    removed_seen = (kind == "removed").cast(pl.UInt32).cum_sum()
+    removed_before = removed_seen - (kind == "removed").cast(pl.UInt32)
+    s = s.with_columns(
+        pl.col("_start").cast(pl.Int64).cum_sum().alias("seg"),
+        pl.when(pl.col("_start"))
+        .then(~kind.is_in(ORIGIN_KINDS))
+        .otherwise(None)
+        .forward_fill()
+        .alias("headless"),
+        pl.when(pl.col("_start")).then(removed_before).otherwise(None).forward_fill().alias("_r0"),
+        pl.when(last).then(removed_seen).otherwise(None).backward_fill().alias("_r1"),
+        # Another segment of the same group follows the last row: this one is complete.
+        pl.when(last)
+        .then(~pl.col("_b").shift(-1).fill_null(True))
+        .otherwise(None)
+        .backward_fill()
+        .alias("_more"),
     )
-    s = s.with_columns(start.cast(pl.Int64).cum_sum().alias("seg"), boundary.alias("_b"))
-    # A segment is complete if it saw `removed` or another segment of its group follows it.
-    next_is_new_group = pl.col("_b").shift(-1).fill_null(True)
-    info = s.group_by("seg").agg(
-        (~pl.col("kind").first().is_in(ORIGIN_KINDS)).alias("headless"),
-        ((pl.col("kind") == "removed").any() | ~next_is_new_group.last()).alias("complete"),
+    s = s.with_columns(
+        ((pl.col("_r1") > pl.col("_r0")) | pl.col("_more")).alias("complete"),
+        pl.int_range(0, pl.len(), dtype=pl.Int64).alias("pos"),
     )
-    s = s.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("pos"))
-    back = s.select("_row", "seg", "pos").sort("_row").join(info, on="seg", how="left", maintain_order="left")
-    return pl.concat([events, back.drop("_row")], how="horizontal")
+    # Back to the input's order by a narrow gather (moving the wide rows costs more than it saves).
+    back = s.select("seg", "pos", "headless", "complete")[s.get_column("_row").arg_sort()]
+    return events.hstack(back)
 
 
 def _first_where(col: str, kind: str) -> pl.Expr:
@@ -84,6 +98,7 @@ def build_messages(ev: pl.DataFrame) -> pl.DataFrame:
     k = pl.col("kind")
     cleanup = (k == "cleanup_action") & pl.col("action").is_in(CLEANUP_REJECTS)
     msgs = ev.group_by("seg").agg(
+        pl.col("complete").first(),
         pl.col("host").first(),
         pl.col("instance").first(),
         pl.col("qid").first(),
@@ -134,18 +149,28 @@ def build_messages(ev: pl.DataFrame) -> pl.DataFrame:
     ).drop("_base")
 
 
-def build(ev: pl.DataFrame) -> Built:
-    """Messages, deliveries and queue-ID'd rejections of the segmented events `ev` (all of them)."""
+def build(ev: pl.DataFrame, *, streaming: bool = False) -> Built:
+    """Messages, deliveries and queue-ID'd rejections of the segmented events `ev`, with every event and
+    its message_key in `Built.events`. `streaming`: only the complete segments, and in `Built.events`
+    only the events of headless ones (all a streaming caller keeps)."""
     msgs = build_messages(ev)
+    done = pl.col("complete") if streaming else pl.lit(True)
+    if streaming:
+        msgs = msgs.filter(pl.col("complete"))
+    msgs = msgs.drop("complete")
     keys = msgs.select("seg", "message_key")
-    d = ev.filter(pl.col("kind") == "delivery").join(keys, on="seg", how="left")
+    d = ev.filter((pl.col("kind") == "delivery") & done).join(keys, on="seg", how="left")
     deliveries = d.with_columns(_domain("recipient").alias("recipient_domain"))
     r = ev.filter(
-        (pl.col("kind") == "reject")
-        | ((pl.col("kind") == "cleanup_action") & pl.col("action").is_in(REJECTION_ACTIONS))
+        (
+            (pl.col("kind") == "reject")
+            | ((pl.col("kind") == "cleanup_action") & pl.col("action").is_in(REJECTION_ACTIONS))
+        )
+        & done
     ).join(keys, on="seg", how="left")
     rejections = r.with_columns(_domain("recipient").alias("recipient_domain"))
-    return Built(msgs.drop("seg"), deliveries, rejections, ev.join(keys, on="seg", how="left"))
+    kept = ev.filter(pl.col("headless") & done) if streaming else ev
+    return Built(msgs.drop("seg"), deliveries, rejections, kept.join(keys, on="seg", how="left"))
 
 
 def noqueue_rejections(events: pl.DataFrame) -> pl.DataFrame:
@@ -165,13 +190,14 @@ class Correlator:
     def step(self, events: pl.DataFrame) -> Built:
         """Add a chunk's queue-ID'd events; return what became complete."""
         if self.carried.height:
-            frame = pl.concat([self.carried, events.select(self.carried.columns)], how="vertical_relaxed")
+            frame = pl.concat(
+                [self.carried, events.select(self.carried.columns)], how="vertical_relaxed", rechunk=False
+            )
         else:
             frame = events
         seg = segments(frame)
-        done = seg.filter(pl.col("complete"))
         self.carried = seg.filter(~pl.col("complete")).drop("seg", "pos", "headless", "complete")
-        return build(done)
+        return build(seg, streaming=True)
 
     def finish(self) -> tuple[Built, pl.DataFrame]:
         """The still-open segments as (partial) rows, and the events to keep for the next file."""

@@ -405,27 +405,36 @@ class Ingestor:
             file_id = existing.file_id if existing else self._new_file_row(src, head, "postfix", state)
             corr = Correlator(self._take_pending())
             since_commit = 0
-            for res, chunk, end_state in self._parse_chunks(src, start, line_base, state):
-                ev = res.events.with_columns(pl.lit(file_id, dtype=pl.Int64).alias("file_id"))
-                self._store_quarantine(file_id, res.quarantine)
-                self._insert("rejections", REJECTION_COLUMNS, noqueue_rejections(ev))
-                built = corr.step(ev.filter(pl.col("qid").is_not_null()))
-                self._write(built, summary)
-                batch.add(res, chunk, end_state, built)
-                summary.add(res)
-                summary.rejections += int((ev.get_column("kind") == "reject").sum())
-                if progress:
-                    progress(len(chunk.data))
-                since_commit += len(chunk.data)
-                if since_commit >= COMMIT_BYTES:
-                    # Bound the transaction: write the open messages as they stand, carry their events
-                    # in pending_events, record the offset, commit; a crash resumes from here.
-                    self._checkpoint(file_id, corr, batch, src, final=False)
-                    con.execute("COMMIT")
-                    con.execute("BEGIN TRANSACTION")
-                    corr = Correlator(self._take_pending())
-                    batch = batch.next()
-                    since_commit = 0
+            owed: Built | None = None  # the previous chunk's rows, written while this chunk correlates
+            with ThreadPoolExecutor(max_workers=1) as stepper:
+                for res, chunk, end_state in self._parse_chunks(src, start, line_base, state):
+                    ev = res.events.with_columns(pl.lit(file_id, dtype=pl.Int64).alias("file_id"))
+                    step = stepper.submit(corr.step, ev.filter(pl.col("qid").is_not_null()))
+                    if owed is not None:
+                        self._write(owed, summary)
+                    self._store_quarantine(file_id, res.quarantine)
+                    self._insert("rejections", REJECTION_COLUMNS, noqueue_rejections(ev))
+                    built = step.result()
+                    batch.add(res, chunk, end_state, built)
+                    summary.add(res)
+                    summary.rejections += int((ev.get_column("kind") == "reject").sum())
+                    if progress:
+                        progress(len(chunk.data))
+                    since_commit += len(chunk.data)
+                    owed = built
+                    if since_commit >= COMMIT_BYTES:
+                        # Bound the transaction: write the open messages as they stand, carry their events
+                        # in pending_events, record the offset, commit; a crash resumes from here.
+                        self._write(owed, summary)
+                        owed = None
+                        self._checkpoint(file_id, corr, batch, src, final=False)
+                        con.execute("COMMIT")
+                        con.execute("BEGIN TRANSACTION")
+                        corr = Correlator(self._take_pending())
+                        batch = batch.next()
+                        since_commit = 0
+            if owed is not None:
+                self._write(owed, summary)
             if summary.lines_read == 0 and existing is not None:
                 con.execute("ROLLBACK")
                 summary.status = "unchanged"
