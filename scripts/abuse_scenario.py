@@ -249,29 +249,29 @@ def _format_stamp(t: dt.datetime) -> bytes:
 
 
 def shift_segment(data: bytes, at: dt.datetime, year: int) -> bytes:
-    """Rewrite each line's "Mmm dd HH:MM:SS " so the first stamped line is at `at`, keeping the gaps.
+    """Rewrite each line's "Mmm dd HH:MM:SS " so the earliest stamp is at `at`, keeping the gaps.
 
-    Lines without a traditional stamp are kept as they are. `year` is the year the log was written in
-    (only differences matter; a stamp that goes back more than 180 days has crossed New Year).
+    The earliest, not the first: each Postfix process stamps its own lines before postlogd writes them,
+    so a line can trail its predecessor by a second. Lines without a traditional stamp are kept as they
+    are. `year` is the year the log was written in (only differences matter; a stamp more than 180 days
+    before the previous one has crossed New Year).
     """
-    out: list[bytes] = []
-    first: dt.datetime | None = None
-    prev: dt.datetime | None = None
-    for line in data.splitlines(keepends=True):
+    lines = data.splitlines(keepends=True)
+    stamps: list[tuple[int, re.Match[bytes], dt.datetime]] = []
+    for i, line in enumerate(lines):
         m = STAMP.match(line)
         if not m:
-            out.append(line)
             continue
         t = _parse_stamp(m, year)
-        if prev is not None and t < prev - dt.timedelta(days=180):
+        if stamps and t < stamps[-1][2] - dt.timedelta(days=180):
             year += 1
             t = _parse_stamp(m, year)
-        prev = t
-        if first is None:
-            first = t
-        new = at.replace(tzinfo=None) + (t - first)
-        out.append(_format_stamp(new) + line[m.end():])
-    return b"".join(out)
+        stamps.append((i, m, t))
+    if stamps:
+        first = min(t for _, _, t in stamps)
+        for i, m, t in stamps:
+            lines[i] = _format_stamp(at.replace(tzinfo=None) + (t - first)) + lines[i][m.end():]
+    return b"".join(lines)
 
 
 def assemble(log: bytes, offsets: Sequence[int], starts: Sequence[dt.datetime], year: int) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -91,7 +92,8 @@ def test_build_is_quick_and_the_log_is_what_postfix_wrote(built: tuple[Any, dict
     stamps = [
         dt.datetime.strptime(f"{desc['year']} {line[:15].decode()}", "%Y %b %d %H:%M:%S") for line in shifted
     ]
-    assert stamps == sorted(stamps)
+    # Each process stamps its own lines before postlogd writes them: a line may trail by a second.
+    assert all(b >= a - dt.timedelta(seconds=2) for a, b in itertools.pairwise(stamps))
     hours = {dt.datetime.fromisoformat(p).replace(tzinfo=None) for p in desc["phases"]}
     assert {t.replace(minute=0, second=0) for t in stamps} == hours
 

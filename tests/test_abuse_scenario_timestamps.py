@@ -57,6 +57,13 @@ SHIFTS = [
         [b"Nov  9 10:00:00" + TAIL, b"garbage \xff\n", b"Nov  9 10:00:01 relay1 postfix/x[1]: tail"],
     ),
     (
+        "a line stamped a second before its predecessor: the earliest stamp is the phase start",
+        [b"Nov 22 08:05:02" + TAIL, b"Nov 22 08:05:01" + TAIL, b"Nov 22 08:05:03" + TAIL],
+        2026,
+        AT,
+        [b"Nov  9 10:00:01" + TAIL, b"Nov  9 10:00:00" + TAIL, b"Nov  9 10:00:02" + TAIL],
+    ),
+    (
         "two-digit days and other bytes untouched",
         [b"Feb  3 01:02:03 relay1 postfix/smtp[9]: to=<a@b.example>, status=sent (250 Nov 22 08:05:01)\n"],
         2026,
