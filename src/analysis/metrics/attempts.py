@@ -7,34 +7,24 @@ attempt-level columns never read them, but DuckDB still builds the join (0.5-0.9
 for one against an empty copy of messages: the same rows, message columns null and unread.
 
 Only where that cannot change a count: on read-only connections (the data stays put) whose messages
-have unique keys (true by construction; checked once per connection, since a duplicate would make the
-LEFT JOIN repeat attempts).
+have unique keys (true by construction, but a duplicate would make the LEFT JOIN repeat attempts: the
+last refresh records the check, else it runs once per connection).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from weakref import WeakKeyDictionary
 
 import duckdb
 
 from analysis.metrics import sqlfiles
+from analysis.metrics.cache import unique_message_keys
 from analysis.metrics.filters import Filters
 
 # Dimensions attempts.sql takes from the messages table.
 MESSAGE_DIMENSIONS = frozenset({"account", "sasl_username", "sender_domain", "client_ip"})
 _JOIN = "LEFT JOIN messages m ON m.message_key = d.message_key"
 _NO_JOIN = "LEFT JOIN (SELECT * FROM messages WHERE 1 = 0) m ON m.message_key = d.message_key"
-_UNIQUE: WeakKeyDictionary[duckdb.DuckDBPyConnection, bool] = WeakKeyDictionary()
-
-
-def _unique_message_keys(con: duckdb.DuckDBPyConnection) -> bool:
-    if con not in _UNIQUE:
-        rows = con.sql(
-            "SELECT COUNT(*) FROM (SELECT message_key FROM messages GROUP BY message_key HAVING COUNT(*) > 1)"
-        ).fetchall()
-        _UNIQUE[con] = rows[0][0] == 0
-    return _UNIQUE[con]
 
 
 def attempts_slot(
@@ -42,7 +32,7 @@ def attempts_slot(
 ) -> dict[str, str]:
     """{"attempts": the join-free fragment} when safe and useful, else {} (the fragment as written)."""
     used = set(by) | (filters.dimensions() if filters else frozenset())
-    if used & MESSAGE_DIMENSIONS or not sqlfiles.read_only(con) or not _unique_message_keys(con):
+    if used & MESSAGE_DIMENSIONS or not sqlfiles.read_only(con) or not unique_message_keys(con):
         return {}
     text = sqlfiles.render("attempts")
     if _JOIN not in text:

@@ -37,6 +37,7 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] 
 
 
 _FRESH: WeakKeyDictionary[duckdb.DuckDBPyConnection, bool] = WeakKeyDictionary()
+_UNIQUE: WeakKeyDictionary[duckdb.DuckDBPyConnection, bool] = WeakKeyDictionary()
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str, *, temporary: bool) -> bool:
@@ -75,15 +76,43 @@ def refresh_recipient_facts(con: duckdb.DuckDBPyConnection) -> int:
     try:
         con.execute(f"CREATE OR REPLACE TABLE {STORED_TABLE} AS {sqlfiles.render('recipients')}")
         con.execute(
-            f"CREATE OR REPLACE TABLE {STATE_TABLE} (stamp VARCHAR NOT NULL, refreshed_at TIMESTAMPTZ NOT NULL)"
+            f"CREATE OR REPLACE TABLE {STATE_TABLE} (stamp VARCHAR NOT NULL, refreshed_at TIMESTAMPTZ NOT NULL, "
+            "unique_message_keys BOOLEAN)"
         )
-        con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?)", [source_stamp(con), dt.datetime.now(dt.UTC)])
+        con.execute(
+            f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?)",
+            [
+                source_stamp(con),
+                dt.datetime.now(dt.UTC),
+                _scalar(con, sqlfiles.load("duckdb/unique_message_keys")),
+            ],
+        )
         rows = int(str(_scalar(con, f"SELECT COUNT(*) FROM {STORED_TABLE}")))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return rows
+
+
+def unique_message_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether messages.message_key has no duplicates: recorded by the last refresh while the fingerprint
+    (which covers message_key) still matches, else computed (once per read-only connection)."""
+    if con in _UNIQUE:
+        return _UNIQUE[con]
+    recorded = None
+    if stored_is_fresh(con):
+        columns = {c[0] for c in con.sql(f"DESCRIBE {STATE_TABLE}").fetchall()}
+        if "unique_message_keys" in columns:
+            recorded = con.sql(f"SELECT unique_message_keys FROM {STATE_TABLE}").fetchall()[0][0]
+    unique = (
+        bool(_scalar(con, sqlfiles.load("duckdb/unique_message_keys")))
+        if recorded is None
+        else bool(recorded)
+    )
+    if read_only(con):
+        _UNIQUE[con] = unique
+    return unique
 
 
 def cache_recipients(con: duckdb.DuckDBPyConnection) -> bool:

@@ -60,6 +60,14 @@ def check_confidence(confidence: float) -> float:
     return confidence
 
 
+def _rates_sql(con: duckdb.DuckDBPyConnection, slots: dict[str, str]) -> str:
+    """rates.sql for this connection: recipients from its cache or stored table when there is one."""
+    complaints = "complaints" if sqlfiles.table_exists(con, "complaints") else "complaints_none"
+    stored = recipients_slot(con)
+    sql = sqlfiles.render("rates", {**slots, **stored, "complaints": sqlfiles.render(complaints)})
+    return _inline_recipients(sql) if stored else sql
+
+
 def count_recipients(
     con: duckdb.DuckDBPyConnection, by: Sequence[str], filters: Filters | None = None
 ) -> pl.DataFrame:
@@ -67,19 +75,42 @@ def count_recipients(
     dims = check_dimensions(by)
     filters = filters or Filters()
     where, params = where_sql(filters)
-    complaints = "complaints" if sqlfiles.table_exists(con, "complaints") else "complaints_none"
-    stored = recipients_slot(con)
-    slots = {
-        **sqlfiles.group_slots(dims),
-        **stored,
-        "where": where,
-        "complaints": sqlfiles.render(complaints),
-    }
-    sql = sqlfiles.render("rates", slots)
-    if stored:
-        sql = _inline_recipients(sql)
+    sql = _rates_sql(con, {**sqlfiles.group_slots(dims), "where": where})
     counts = sqlfiles.run_rendered(con, "rates", sql, params, python_rows=PYTHON_ROWS)
     return finish_counts(counts, dims, filters)
+
+
+def prefetch_counts(
+    con: duckdb.DuckDBPyConnection, groupings: Sequence[Sequence[str]], filters: Filters | None = None
+) -> None:
+    """Count several groupings in one pass (GROUPING SETS) for later rates() calls on this connection.
+
+    Read-only connections only (their query results are remembered, see sqlfiles): each grouping's rows
+    are remembered as the answer to its own query, so a summary and a report that ask for rates overall
+    and by four dimensions scan the recipients once instead of five times. Elsewhere nothing happens."""
+    if not sqlfiles.read_only(con):
+        return
+    wanted = [check_dimensions(g) for g in groupings]
+    union = tuple(dict.fromkeys(d for dims in wanted for d in dims))
+    if len(wanted) < 2 or not union:
+        return
+    filters = filters or Filters()
+    where, params = where_sql(filters)
+    cols = ", ".join(union)
+    sets = ", ".join("(" + ", ".join(dims) + ")" for dims in wanted)
+    slots = {
+        "by_select": f"{cols}, GROUPING({cols}) AS grouping_id,",
+        "group_by": f"GROUP BY GROUPING SETS ({sets})",
+        "where": where,
+    }
+    every = sqlfiles.run_rendered(con, "rates_grouping_sets", _rates_sql(con, slots), params)
+    counts = [c for c in every.columns if c not in union and c != "grouping_id"]
+    for dims in wanted:
+        # GROUPING() sets the bit of each column left out of the grouping, the first column highest.
+        grouping_id = sum(1 << (len(union) - 1 - i) for i, d in enumerate(union) if d not in dims)
+        part = every.filter(pl.col("grouping_id") == grouping_id).select(*dims, *counts)
+        single = _rates_sql(con, {**sqlfiles.group_slots(dims), "where": where})
+        sqlfiles.remember(con, single, params, part)
 
 
 _RECIPIENTS_CTE = "WITH recipients AS ("
@@ -191,6 +222,7 @@ __all__ = [
     "add_rates",
     "check_confidence",
     "count_recipients",
+    "prefetch_counts",
     "rates",
     "worst_senders",
 ]

@@ -106,6 +106,15 @@ def run_rendered(
     return memo[key].clone()
 
 
+def remember(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any], frame: pl.DataFrame
+) -> None:
+    """Record `frame` as the result of `sql` on a read-only connection (computed another way, e.g. as
+    one grouping set of a wider query); later run_rendered calls of that text return it."""
+    if read_only(con):
+        _RESULTS.setdefault(con, {})[(sql, tuple(sorted(params.items())))] = frame
+
+
 # DuckDB column types a result may come back in as Python rows, with the polars type Arrow would give.
 _PYTHON_TYPES: dict[str, pl.DataType] = {
     "BIGINT": pl.Int64(),

@@ -13,11 +13,13 @@ from analysis.metrics import sqlfiles
 from analysis.metrics.cache import cache_recipients, recipients_slot
 from analysis.metrics.filters import Filters, where_sql
 from analysis.metrics.latency import latency
-from analysis.metrics.rates import COUNT_COLUMNS, rates, worst_senders
+from analysis.metrics.rates import COUNT_COLUMNS, prefetch_counts, rates, worst_senders
 from analysis.metrics.thresholds import DEFAULT_CONFIDENCE, DEFAULT_MIN_VOLUME, RATE_DEFINITIONS, THRESHOLDS
 
 # The identities a breach is attributed to (the people who can act on it), besides the overall figure.
 BREACH_DIMENSIONS: tuple[str, ...] = ("account", "sasl_username", "sender_domain")
+# Counted together up front: the breach dimensions, the top provider, and what reports ask next.
+PREFETCH_DIMENSIONS: tuple[str, ...] = (*BREACH_DIMENSIONS, "provider")
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -66,6 +68,8 @@ def summary(
     filters = filters or Filters()
     where, params = where_sql(filters)
     cache_recipients(con)  # six questions of the same recipients: build them at most once (read-only)
+    # Every grouping this summary, the complaint breaches and the overview report ask for, in one pass.
+    prefetch_counts(con, [[], *([d] for d in PREFETCH_DIMENSIONS)], filters)
     extent = sqlfiles.run(con, "window", params, {**recipients_slot(con), "where": where}).row(0, named=True)
     overall_rates = rates(con, [], filters, confidence=confidence, min_volume=min_volume)
     overall = overall_rates.row(0, named=True)
