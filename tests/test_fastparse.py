@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal
 from analysis.ingest import fastparse
 from analysis.ingest import sources as S
 from analysis.ingest.postfix import ParseResult, YearState, advance_year, parse_lines
-from test_postfix_parser import CASES, H, _grok_cases
+from test_postfix_parser import CASES, _grok_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "data" / "samples" / "postfix-real.log"

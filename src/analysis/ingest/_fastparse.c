@@ -63,57 +63,77 @@ typedef struct {
     char status_lower[32];
 } Row;
 
-typedef struct { Buf data, offs, valid; Py_ssize_t nulls; } SCol;
-typedef struct { Buf vals, valid; Py_ssize_t nulls; } NCol;
+/* Every column is an Arrow array: a validity bitmap, int64 offsets + bytes (strings) or values. The
+ * fixed-size parts are sized for every line of the chunk up front; the buffers are handed to Python
+ * without a copy (a capsule frees them when pyarrow lets go). */
+typedef struct { uint8_t *valid; Py_ssize_t nulls; int64_t *offs; Buf data; } SCol;
+typedef struct { uint8_t *valid; Py_ssize_t nulls; void *vals; int width; } NCol;
 
 typedef struct {
     SCol s[NS];
-    NCol l[NL], i[NI], f[NF];
-    Py_ssize_t rows;
+    NCol n[NL + NI + NF];
+    Py_ssize_t rows, cap;
+    int oom;
 } Cols;
 
-static void cols_init(Cols *c) {
-    memset(c, 0, sizeof *c);
-    for (int k = 0; k < NS; k++) { int64_t z = 0; bput(&c->s[k].offs, &z, 8); }
-}
-
 static void cols_free(Cols *c) {
-    for (int k = 0; k < NS; k++) { free(c->s[k].data.p); free(c->s[k].offs.p); free(c->s[k].valid.p); }
-    for (int k = 0; k < NL; k++) { free(c->l[k].vals.p); free(c->l[k].valid.p); }
-    for (int k = 0; k < NI; k++) { free(c->i[k].vals.p); free(c->i[k].valid.p); }
-    for (int k = 0; k < NF; k++) { free(c->f[k].vals.p); free(c->f[k].valid.p); }
+    for (int k = 0; k < NS; k++) { free(c->s[k].valid); free(c->s[k].offs); free(c->s[k].data.p); }
+    for (int k = 0; k < NL + NI + NF; k++) { free(c->n[k].valid); free(c->n[k].vals); }
 }
 
-static int cols_oom(Cols *c) {
-    for (int k = 0; k < NS; k++) if (c->s[k].data.oom || c->s[k].offs.oom || c->s[k].valid.oom) return 1;
-    for (int k = 0; k < NL; k++) if (c->l[k].vals.oom || c->l[k].valid.oom) return 1;
-    for (int k = 0; k < NI; k++) if (c->i[k].vals.oom || c->i[k].valid.oom) return 1;
-    for (int k = 0; k < NF; k++) if (c->f[k].vals.oom || c->f[k].valid.oom) return 1;
+static int cols_init(Cols *c, Py_ssize_t cap) {
+    memset(c, 0, sizeof *c);
+    c->cap = cap;
+    size_t bits = (size_t)(cap + 8) / 8;
+    for (int k = 0; k < NS; k++) {
+        c->s[k].valid = calloc(bits, 1);
+        c->s[k].offs = malloc((size_t)(cap + 1) * 8);
+        if (!c->s[k].valid || !c->s[k].offs) return -1;
+        c->s[k].offs[0] = 0;
+    }
+    for (int k = 0; k < NL + NI + NF; k++) {
+        int w = (k >= NL && k < NL + NI) ? 4 : 8;
+        c->n[k].width = w;
+        c->n[k].valid = calloc(bits, 1);
+        c->n[k].vals = calloc((size_t)cap + 1, (size_t)w);
+        if (!c->n[k].valid || !c->n[k].vals) return -1;
+    }
     return 0;
 }
 
 static void emit(Cols *c, const Row *r) {
+    Py_ssize_t i = c->rows;
+    if (i >= c->cap) { c->oom = 1; return; }
+    uint8_t bit = (uint8_t)(1u << (i & 7));
     for (int k = 0; k < NS; k++) {
         SCol *col = &c->s[k];
-        char v = r->s[k].p != NULL;
-        if (v) bput(&col->data, r->s[k].p, r->s[k].n); else col->nulls++;
-        int64_t end = col->data.len;
-        bput(&col->offs, &end, 8);
-        bput(&col->valid, &v, 1);
+        if (r->s[k].p) {
+            bput(&col->data, r->s[k].p, r->s[k].n);
+            col->valid[i >> 3] |= bit;
+        } else {
+            col->nulls++;
+        }
+        col->offs[i + 1] = col->data.len;
     }
     for (int k = 0; k < NL; k++) {
-        int64_t x = r->hl[k] ? r->l[k] : 0;
-        bput(&c->l[k].vals, &x, 8); bput(&c->l[k].valid, &r->hl[k], 1); c->l[k].nulls += !r->hl[k];
+        NCol *col = &c->n[k];
+        if (r->hl[k]) { ((int64_t *)col->vals)[i] = r->l[k]; col->valid[i >> 3] |= bit; } else col->nulls++;
     }
     for (int k = 0; k < NI; k++) {
-        int32_t x = r->hi[k] ? r->i[k] : 0;
-        bput(&c->i[k].vals, &x, 4); bput(&c->i[k].valid, &r->hi[k], 1); c->i[k].nulls += !r->hi[k];
+        NCol *col = &c->n[NL + k];
+        if (r->hi[k]) { ((int32_t *)col->vals)[i] = r->i[k]; col->valid[i >> 3] |= bit; } else col->nulls++;
     }
     for (int k = 0; k < NF; k++) {
-        double x = r->hf[k] ? r->f[k] : 0.0;
-        bput(&c->f[k].vals, &x, 8); bput(&c->f[k].valid, &r->hf[k], 1); c->f[k].nulls += !r->hf[k];
+        NCol *col = &c->n[NL + NI + k];
+        if (r->hf[k]) { ((double *)col->vals)[i] = r->f[k]; col->valid[i >> 3] |= bit; } else col->nulls++;
     }
     c->rows++;
+}
+
+static int cols_oom(Cols *c) {
+    if (c->oom) return 1;
+    for (int k = 0; k < NS; k++) if (c->s[k].data.oom) return 1;
+    return 0;
 }
 
 /* ---- small matchers ------------------------------------------------------------------------------ */
@@ -375,9 +395,9 @@ static Py_ssize_t qid_len(const char *t, Py_ssize_t n) {
 }
 
 enum { K_INFO, K_CLIENT, K_MESSAGE_ID, K_QUEUED, K_REMOVED, K_DELIVERY, K_PICKUP, K_NOTIFICATION, K_EXPIRED,
-       K_REJECT, K_HOLD, K_RELEASE, K_REQUEUE, K_OTHER_EVENT, NK };
+       K_REJECT, K_HOLD, K_RELEASE, K_REQUEUE, K_CLEANUP, K_OTHER_EVENT, NK };
 static const char *K_NAMES[NK] = {"info", "client", "message_id", "queued", "removed", "delivery", "pickup",
-    "notification", "expired", "reject", "hold", "release", "requeue", NULL};
+    "notification", "expired", "reject", "hold", "release", "requeue", "cleanup_action", NULL};
 
 static int word_dash_colon(const char *r, Py_ssize_t n) { /* ^[a-z]+(?:-[a-z]+)*: */
     Py_ssize_t i = 0;
@@ -431,7 +451,7 @@ static int kind_of(int has_qid, const char *d, Py_ssize_t dn, const char *r, Py_
     if (has_qid && n == 7 && memcmp(r, "removed", 7) == 0) return K_REMOVED;
     if (has_qid && dn == 6 && memcmp(d, "pickup", 6) == 0 && starts(r, n, "uid=")) return K_PICKUP;
     if (has_qid && notification_shape(r, n)) return K_NOTIFICATION;
-    if (has_qid && dn == 7 && memcmp(d, "cleanup", 7) == 0 && word_dash_colon(r, n)) return K_OTHER_EVENT;
+    if (has_qid && dn == 7 && memcmp(d, "cleanup", 7) == 0 && word_dash_colon(r, n)) return K_CLEANUP;
     if (reject_shape(r, n) && (has_qid || starts(r, n, "NOQUEUE: "))) return K_REJECT;
     if (has_qid && n == 14 && memcmp(r, "placed on hold", 14) == 0) return K_HOLD;
     if (has_qid && n == 18 && memcmp(r, "released from hold", 18) == 0) return K_RELEASE;
@@ -775,8 +795,15 @@ static int reject_tail_at(const char *b, Py_ssize_t n, Py_ssize_t i, Row *row) {
     return 1;
 }
 
+static int f_reject_head(const char *b, Py_ssize_t n, Row *row);
+
 static int f_reject(const char *b, Py_ssize_t n, Row *row) {
     if (starts(b, n, "NOQUEUE: ")) { b += 9; n -= 9; }
+    return f_reject_head(b, n, row);
+}
+
+/* REJECT_HEAD_RE, the end-anchored tail and the reply between them (postfix.py _reject_fields). */
+static int f_reject_head(const char *b, Py_ssize_t n, Row *row) {
     Py_ssize_t i = 0;
     int found = 0;
     for (int k = 0; HEAD_ACTIONS[k]; k++) {
@@ -835,6 +862,136 @@ static int f_reject(const char *b, Py_ssize_t n, Row *row) {
     return 1;
 }
 
+/* ---- cleanup header/body checks and milter verdicts ------------------------------------------------
+ * CLEANUP_ACTION_RE, a backtracking regex with lazy groups, followed exactly:
+ * ^(action): (what.*?) from (?:HOST[IP](?::\d+)?|local); from=<(sender.*?)>(?: to=<(rcpt.*?)>)?
+ *   (?: proto=(\S+))?(?: helo=<(helo.*?)>)?(?:: (reply.*))?$                                          */
+
+typedef struct { Str rcpt, proto, helo, reply; } CTail;
+
+static int c_reply(const char *b, Py_ssize_t n, Py_ssize_t p, CTail *t) {
+    if (starts(b + p, n - p, ": ")) { t->reply = (Str){b + p + 2, n - p - 2}; return 1; }
+    if (p == n) { t->reply = (Str){NULL, 0}; return 1; }
+    return 0;
+}
+
+static int c_helo(const char *b, Py_ssize_t n, Py_ssize_t p, CTail *t) {
+    if (starts(b + p, n - p, " helo=<")) {
+        for (Py_ssize_t e = p + 7; e < n; e++)
+            if (b[e] == '>' && c_reply(b, n, e + 1, t)) { t->helo = (Str){b + p + 7, e - p - 7}; return 1; }
+    }
+    t->helo = (Str){NULL, 0};
+    return c_reply(b, n, p, t);
+}
+
+static int c_proto(const char *b, Py_ssize_t n, Py_ssize_t p, CTail *t) {
+    if (starts(b + p, n - p, " proto=")) {
+        Py_ssize_t s = p + 7, e = s;
+        while (e < n && b[e] != ' ') e++; /* \S on printable ASCII */
+        for (; e > s; e--)
+            if (c_helo(b, n, e, t)) { t->proto = (Str){b + s, e - s}; return 1; }
+    }
+    t->proto = (Str){NULL, 0};
+    return c_helo(b, n, p, t);
+}
+
+static int c_to(const char *b, Py_ssize_t n, Py_ssize_t p, CTail *t) {
+    if (starts(b + p, n - p, " to=<")) {
+        for (Py_ssize_t e = p + 5; e < n; e++)
+            if (b[e] == '>' && c_proto(b, n, e + 1, t)) { t->rcpt = (Str){b + p + 5, e - p - 5}; return 1; }
+    }
+    t->rcpt = (Str){NULL, 0};
+    return c_proto(b, n, p, t);
+}
+
+/* After " from ": the client, "; from=<", the lazy sender and the tail. */
+static int c_after_from(const char *b, Py_ssize_t n, Py_ssize_t p, Row *row) {
+    Str host = {NULL, 0}, ip = {NULL, 0};
+    Py_ssize_t q = -1;
+    /* (?:([^\[\s]*)\[([^\]]*)\](?::\d+)?|local); from=< */
+    Py_ssize_t i = p;
+    while (i < n && b[i] != '[' && b[i] != ' ') i++;
+    if (i < n && b[i] == '[') {
+        Py_ssize_t j = i + 1;
+        while (j < n && b[j] != ']') j++;
+        if (j < n) {
+            Py_ssize_t k = j + 1;
+            if (k + 1 < n && b[k] == ':' && ISDIG(b[k + 1])) k += 1 + digits(b, n, k + 1);
+            if (starts(b + k, n - k, "; from=<")) {
+                host = (Str){b + p, i - p};
+                ip = (Str){b + i + 1, j - i - 1};
+                q = k + 8;
+            }
+        }
+    }
+    if (q < 0 && starts(b + p, n - p, "local; from=<")) q = p + 13;
+    if (q < 0) return 0;
+    CTail t;
+    for (Py_ssize_t e = q; e < n; e++) {
+        if (b[e] == '>' && c_to(b, n, e + 1, &t)) {
+            row->s[S_CLIENT_HOST] = host;
+            row->s[S_CLIENT_IP] = ip;
+            row->s[S_SENDER] = (Str){b + q, e - q};
+            row->s[S_RECIPIENT] = t.rcpt;
+            row->s[S_PROTO] = t.proto;
+            row->s[S_HELO] = t.helo;
+            row->s[S_REPLY] = t.reply;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int f_cleanup(const char *b, Py_ssize_t n, Row *row) {
+    /* Milter verdicts log like smtpd rejects; header/body checks have their own shape. */
+    Row milter;
+    memset(&milter, 0, sizeof milter);
+    if (f_reject_head(b, n, &milter)) {
+        row->s[S_ACTION] = milter.s[S_ACTION];
+        row->s[S_CLIENT_HOST] = milter.s[S_CLIENT_HOST];
+        row->s[S_CLIENT_IP] = milter.s[S_CLIENT_IP];
+        row->s[S_SENDER] = milter.s[S_SENDER];
+        row->s[S_RECIPIENT] = milter.s[S_RECIPIENT];
+        row->s[S_PROTO] = milter.s[S_PROTO];
+        row->s[S_HELO] = milter.s[S_HELO];
+        row->s[S_REPLY] = milter.s[S_REPLY];
+        row->i[I_REPLY_CODE] = milter.i[I_REPLY_CODE];
+        row->hi[I_REPLY_CODE] = milter.hi[I_REPLY_CODE];
+    } else {
+        /* ^[a-z]+(?:-[a-z]+)*: then the lazy "what" up to a " from " after which the rest matches */
+        Py_ssize_t i = 0;
+        while (i < n && ((b[i] >= 'a' && b[i] <= 'z') || b[i] == '-')) i++;
+        if (!word_dash_colon(b, n)) return 0;
+        Py_ssize_t act = i;
+        Py_ssize_t w = act + 2, a = w;
+        int ok = 0;
+        while ((a = find(b, n, a, " from ")) >= 0) {
+            if (c_after_from(b, n, a + 6, row)) { ok = 1; break; }
+            a++;
+        }
+        if (!ok) return 0;
+        row->s[S_ACTION] = (Str){b, act};
+        if (row->s[S_REPLY].p) reply_code_any(row->s[S_REPLY].p, row->s[S_REPLY].n, row);
+    }
+    if (row->s[S_REPLY].p) row->s[S_DSN] = first_dsn(row->s[S_REPLY].p, row->s[S_REPLY].n);
+    /* smtp_stage: ^[a-z-]+: (header|body|END-OF-MESSAGE|CONNECT|DATA)\b */
+    Py_ssize_t i = 0;
+    while (i < n && ((b[i] >= 'a' && b[i] <= 'z') || b[i] == '-')) i++;
+    if (i > 0 && starts(b + i, n - i, ": ")) {
+        static const char *stages[] = {"header", "body", "END-OF-MESSAGE", "CONNECT", "DATA", NULL};
+        i += 2;
+        for (int k = 0; stages[k]; k++) {
+            Py_ssize_t m = (Py_ssize_t)strlen(stages[k]);
+            if (starts(b + i, n - i, stages[k])) {
+                char nx = i + m < n ? b[i + m] : ' ';
+                int word = ISDIG(nx) || (nx >= 'A' && nx <= 'Z') || (nx >= 'a' && nx <= 'z') || nx == '_';
+                if (!word) { row->s[S_SMTP_STAGE] = (Str){b + i, m}; break; }
+            }
+        }
+    }
+    return 1;
+}
+
 /* ---- the scan ------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -851,8 +1008,17 @@ typedef struct {
     int give_up;
 } Scan;
 
+/* Every byte in 0x20..0x7e; eight at a time (any byte >= 0x80, < 0x20 or == 0x7f). */
 static int printable_ascii(const unsigned char *b, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++)
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, x;
+        memcpy(&w, b + i, 8);
+        x = w ^ (ones * 0x7f);
+        if ((w & highs) | ((w - ones * 0x20) & ~w & highs) | ((x - ones) & ~x & highs)) return 0;
+    }
+    for (; i < n; i++)
         if (b[i] < 0x20 || b[i] > 0x7e) return 0;
     return 1;
 }
@@ -940,6 +1106,7 @@ static void scan_lines(Scan *sc) {
             case K_NOTIFICATION: ok = f_notification(r, rn, &row); break;
             case K_EXPIRED: ok = f_expired(r, rn, &row); break;
             case K_REJECT: ok = f_reject(r, rn, &row); break;
+            case K_CLEANUP: ok = f_cleanup(r, rn, &row); break;
             default: break;
             }
             if (!ok) { add_fallback(sc, pos, pos + n, line_no, year); goto next_line; }
@@ -969,13 +1136,27 @@ static void scan_lines(Scan *sc) {
 
 static PyObject *bytes_of(Buf *b) { return PyBytes_FromStringAndSize(b->p ? b->p : "", b->len); }
 
-/* (dtype, validity bytes or None, null_count, values/offsets bytes, data bytes or None) */
-static PyObject *col_tuple(const char *dtype, Buf *valid, Py_ssize_t nulls, Buf *vals, Buf *data) {
-    PyObject *v = nulls ? bytes_of(valid) : (Py_INCREF(Py_None), Py_None);
-    PyObject *x = bytes_of(vals);
-    PyObject *dd = data ? bytes_of(data) : (Py_INCREF(Py_None), Py_None);
-    if (!v || !x || !dd) { Py_XDECREF(v); Py_XDECREF(x); Py_XDECREF(dd); return NULL; }
-    return Py_BuildValue("(sNnNN)", dtype, v, nulls, x, dd);
+typedef struct { void *p[3]; } Owned;
+
+static void owned_free(PyObject *cap) {
+    Owned *o = PyCapsule_GetPointer(cap, "fastparse.buffers");
+    if (o) { free(o->p[0]); free(o->p[1]); free(o->p[2]); free(o); }
+}
+
+/* (dtype, capsule, validity address or 0, null_count, values/offsets address, size, data address, size):
+ * the capsule owns the three buffers, which move out of `a`, `b`, `d`. */
+static PyObject *col_tuple(const char *dtype, uint8_t **valid, Py_ssize_t nulls, void **vals, Py_ssize_t vals_n,
+                           char **data, Py_ssize_t data_n) {
+    Owned *o = calloc(1, sizeof *o);
+    if (!o) return PyErr_NoMemory();
+    PyObject *cap = PyCapsule_New(o, "fastparse.buffers", owned_free);
+    if (!cap) { free(o); return NULL; }
+    o->p[0] = *valid; *valid = NULL;
+    o->p[1] = *vals; *vals = NULL;
+    if (data) { o->p[2] = *data; *data = NULL; }
+    return Py_BuildValue("(sNKnKnKn)", dtype, cap, (unsigned long long)(uintptr_t)(nulls ? o->p[0] : NULL), nulls,
+                         (unsigned long long)(uintptr_t)o->p[1], vals_n, (unsigned long long)(uintptr_t)o->p[2],
+                         data_n);
 }
 
 static int put(PyObject *dict, const char *key, PyObject *val) {
@@ -985,7 +1166,19 @@ static int put(PyObject *dict, const char *key, PyObject *val) {
     return rc;
 }
 
+static Py_ssize_t count_lines(const unsigned char *d, Py_ssize_t len) {
+    Py_ssize_t n = 0, pos = 0;
+    while (pos < len) {
+        const unsigned char *nl = memchr(d + pos, '\n', (size_t)(len - pos));
+        n++;
+        if (!nl) break;
+        pos = nl - d + 1;
+    }
+    return n;
+}
+
 static PyObject *py_scan(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer view;
     long long first;
     int year, last_month, iso_fallback;
@@ -998,34 +1191,42 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     sc->st.year = year;
     sc->st.last_month = last_month;
     sc->iso_fallback = iso_fallback;
-    cols_init(&sc->cols);
+    PyObject *result = NULL, *cols = NULL, *counts = NULL;
+    int bad = 0;
     Py_BEGIN_ALLOW_THREADS
-    scan_lines(sc);
+    bad = cols_init(&sc->cols, count_lines(sc->data, sc->len)) < 0;
+    if (!bad) scan_lines(sc);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
-    PyObject *result = NULL, *cols = NULL, *counts = NULL;
+    if (bad || cols_oom(&sc->cols) || sc->fallback.oom) { PyErr_NoMemory(); goto done; }
     if (sc->give_up) { Py_INCREF(Py_None); result = Py_None; goto done; }
-    if (cols_oom(&sc->cols) || sc->fallback.oom) { PyErr_NoMemory(); goto done; }
     cols = PyDict_New();
     counts = PyDict_New();
     if (!cols || !counts) goto done;
-    for (int k = 0; k < NS; k++)
-        if (put(cols, S_NAMES[k], col_tuple("str", &sc->cols.s[k].valid, sc->cols.s[k].nulls,
-                                             &sc->cols.s[k].offs, &sc->cols.s[k].data)) < 0) goto done;
-    for (int k = 0; k < NL; k++)
-        if (put(cols, L_NAMES[k], col_tuple("i64", &sc->cols.l[k].valid, sc->cols.l[k].nulls,
-                                             &sc->cols.l[k].vals, NULL)) < 0) goto done;
-    for (int k = 0; k < NI; k++)
-        if (put(cols, I_NAMES[k], col_tuple("i32", &sc->cols.i[k].valid, sc->cols.i[k].nulls,
-                                             &sc->cols.i[k].vals, NULL)) < 0) goto done;
-    for (int k = 0; k < NF; k++)
-        if (put(cols, F_NAMES[k], col_tuple("f64", &sc->cols.f[k].valid, sc->cols.f[k].nulls,
-                                             &sc->cols.f[k].vals, NULL)) < 0) goto done;
+    Py_ssize_t rows = sc->cols.rows;
+    for (int k = 0; k < NS; k++) {
+        SCol *c = &sc->cols.s[k];
+        void *offs = c->offs;
+        c->offs = NULL;
+        if (put(cols, S_NAMES[k], col_tuple("str", &c->valid, c->nulls, &offs, (rows + 1) * 8, &c->data.p,
+                                             c->data.len)) < 0) {
+            free(offs);
+            goto done;
+        }
+    }
+    for (int k = 0; k < NL + NI + NF; k++) {
+        NCol *c = &sc->cols.n[k];
+        const char *name = k < NL ? L_NAMES[k] : k < NL + NI ? I_NAMES[k - NL] : F_NAMES[k - NL - NI];
+        const char *dtype = k < NL ? "i64" : k < NL + NI ? "i32" : "f64";
+        if (put(cols, name, col_tuple(dtype, &c->valid, c->nulls, &c->vals, rows * c->width, NULL, 0)) < 0)
+            goto done;
+    }
     for (int k = 0; k < NK; k++)
-        if (K_NAMES[k] && sc->counts[k] && put(counts, K_NAMES[k], PyLong_FromSsize_t(sc->counts[k])) < 0)
+        if (K_NAMES[k] && k != K_INFO && sc->counts[k] &&
+            put(counts, K_NAMES[k], PyLong_FromSsize_t(sc->counts[k])) < 0)
             goto done;
     result = Py_BuildValue("(niinnOnON)", sc->lines, sc->st.year, sc->st.last_month, sc->other,
-                           sc->counts[K_INFO], counts, sc->cols.rows, cols, bytes_of(&sc->fallback));
+                           sc->counts[K_INFO], counts, rows, cols, bytes_of(&sc->fallback));
 done:
     Py_XDECREF(cols);
     Py_XDECREF(counts);
@@ -1036,6 +1237,7 @@ done:
 }
 
 static PyObject *py_year_after(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer view;
     int year, last_month, unsure = 0;
     Py_ssize_t lines = 0;

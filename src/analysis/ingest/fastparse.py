@@ -57,21 +57,16 @@ def _copy(state: YearState) -> YearState:
     return YearState(state.year, state.last_month, state.tz)
 
 
-def _bitmap(valid: bytes | None) -> pa.Buffer | None:
-    if valid is None:
-        return None
-    return pa.py_buffer(np.packbits(np.frombuffer(valid, dtype=np.uint8), bitorder="little").tobytes())
-
-
-def _column(name: str, rows: int, spec: tuple[str, bytes | None, int, bytes, bytes | None]) -> pa.Array:
-    kind, valid, nulls, values, data = spec
-    bitmap = _bitmap(valid)
+def _column(name: str, rows: int, spec: tuple[str, object, int, int, int, int, int, int]) -> pa.Array:
+    """An Arrow array over the scanner's buffers, without a copy (`owner` keeps them alive)."""
+    kind, owner, valid, nulls, values, values_size, data, data_size = spec
+    bitmap = pa.foreign_buffer(valid, (rows + 7) // 8, base=owner) if valid else None
+    main = pa.foreign_buffer(values, values_size, base=owner)
     if kind == "str":
-        return pa.Array.from_buffers(
-            pa.large_string(), rows, [bitmap, pa.py_buffer(values), pa.py_buffer(data or b"")], nulls
-        )
+        text = pa.foreign_buffer(data, data_size, base=owner) if data_size else pa.py_buffer(b"")
+        return pa.Array.from_buffers(pa.large_string(), rows, [bitmap, main, text], nulls)
     dtype = pa.timestamp("us", tz="UTC") if name == "ts" else _ARROW_TYPES[kind]
-    return pa.Array.from_buffers(dtype, rows, [bitmap, pa.py_buffer(values)], nulls)
+    return pa.Array.from_buffers(dtype, rows, [bitmap, main], nulls)
 
 
 def _scan(data: bytes, first_line_no: int, state: YearState) -> ParseResult | None:
