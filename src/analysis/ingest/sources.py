@@ -196,13 +196,12 @@ def iter_chunks(
                         window = (window + carry)[-FINGERPRINT_BYTES:]
                         yield Chunk(carry, offset, hashlib.sha256(window).hexdigest())
                     return
-                buf = carry + block
-                cut = buf.rfind(b"\n")
+                cut = block.rfind(b"\n")
                 if cut < 0:
-                    carry = buf
+                    carry += block
                     continue
-                data, carry = buf[: cut + 1], buf[cut + 1 :]
-                window = (window + data)[-FINGERPRINT_BYTES:]
+                data, carry = carry + block[: cut + 1], block[cut + 1 :]
+                window = (window + data[-FINGERPRINT_BYTES:])[-FINGERPRINT_BYTES:]
                 yield Chunk(data, offset, hashlib.sha256(window).hexdigest())
                 offset += len(data)
         except (OSError, EOFError, lzma.LZMAError) as exc:
