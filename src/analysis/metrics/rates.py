@@ -83,34 +83,13 @@ def count_recipients(
 def prefetch_counts(
     con: duckdb.DuckDBPyConnection, groupings: Sequence[Sequence[str]], filters: Filters | None = None
 ) -> None:
-    """Count several groupings in one pass (GROUPING SETS) for later rates() calls on this connection.
-
-    Read-only connections only (their query results are remembered, see sqlfiles): each grouping's rows
-    are remembered as the answer to its own query, so a summary and a report that ask for rates overall
-    and by four dimensions scan the recipients once instead of five times. Elsewhere nothing happens."""
-    if not sqlfiles.read_only(con):
-        return
+    """Count several groupings in one pass for later rates() calls on this connection (read-only ones;
+    see sqlfiles.prefetch): a summary asking for rates overall and by four dimensions scans once."""
+    where, params = where_sql(filters or Filters())
     wanted = [check_dimensions(g) for g in groupings]
-    union = tuple(dict.fromkeys(d for dims in wanted for d in dims))
-    if len(wanted) < 2 or not union:
-        return
-    filters = filters or Filters()
-    where, params = where_sql(filters)
-    cols = ", ".join(union)
-    sets = ", ".join("(" + ", ".join(dims) + ")" for dims in wanted)
-    slots = {
-        "by_select": f"{cols}, GROUPING({cols}) AS grouping_id,",
-        "group_by": f"GROUP BY GROUPING SETS ({sets})",
-        "where": where,
-    }
-    every = sqlfiles.run_rendered(con, "rates_grouping_sets", _rates_sql(con, slots), params)
-    counts = [c for c in every.columns if c not in union and c != "grouping_id"]
-    for dims in wanted:
-        # GROUPING() sets the bit of each column left out of the grouping, the first column highest.
-        grouping_id = sum(1 << (len(union) - 1 - i) for i, d in enumerate(union) if d not in dims)
-        part = every.filter(pl.col("grouping_id") == grouping_id).select(*dims, *counts)
-        single = _rates_sql(con, {**sqlfiles.group_slots(dims), "where": where})
-        sqlfiles.remember(con, single, params, part)
+    sqlfiles.prefetch(
+        con, "rates", wanted, params, lambda _dims, group: _rates_sql(con, {**group, "where": where})
+    )
 
 
 _RECIPIENTS_CTE = "WITH recipients AS ("

@@ -12,7 +12,7 @@ and a section both want rates by sender domain, latency overall, ...).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -104,6 +104,38 @@ def run_rendered(
     if key not in memo:
         memo[key] = query_frame(con, sql, params, what, python_rows=python_rows)
     return memo[key].clone()
+
+
+def prefetch(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    groupings: Sequence[Sequence[str]],
+    params: Mapping[str, Any],
+    render_for: Callable[[Sequence[str], Mapping[str, str]], str],
+) -> None:
+    """Answer several groupings of one metric query in a single pass (DuckDB GROUPING SETS) and remember
+    each grouping's rows as the result of its own query, so later calls cost nothing.
+
+    `render_for(dims, group)` renders the query for grouping `dims` with the grouping slots `group`
+    (by_select/group_by); the query must select the `by_select` columns first, then its values. Only on
+    read-only connections with at least two groupings and one dimension (elsewhere nothing happens)."""
+    wanted = [tuple(g) for g in groupings]
+    union = tuple(dict.fromkeys(d for dims in wanted for d in dims))
+    if not read_only(con) or len(wanted) < 2 or not union:
+        return
+    cols = ", ".join(union)
+    sets = ", ".join("(" + ", ".join(dims) + ")" for dims in wanted)
+    group = {
+        "by_select": f"{cols}, GROUPING({cols}) AS grouping_id,",
+        "group_by": f"GROUP BY GROUPING SETS ({sets})",
+    }
+    every = run_rendered(con, f"{name} (grouping sets)", render_for(union, group), params)
+    values = [c for c in every.columns if c not in union and c != "grouping_id"]
+    for dims in wanted:
+        # GROUPING() sets the bit of each column left out of the grouping, the first column highest.
+        grouping_id = sum(1 << (len(union) - 1 - i) for i, d in enumerate(union) if d not in dims)
+        part = every.filter(pl.col("grouping_id") == grouping_id).select(*dims, *values)
+        remember(con, render_for(dims, group_slots(dims)), params, part)
 
 
 def remember(

@@ -12,7 +12,7 @@ import polars as pl
 from analysis.metrics import sqlfiles
 from analysis.metrics.cache import cache_recipients, recipients_slot
 from analysis.metrics.filters import Filters, where_sql
-from analysis.metrics.latency import latency
+from analysis.metrics.latency import latency, prefetch_latency
 from analysis.metrics.rates import COUNT_COLUMNS, prefetch_counts, rates, worst_senders
 from analysis.metrics.thresholds import DEFAULT_CONFIDENCE, DEFAULT_MIN_VOLUME, RATE_DEFINITIONS, THRESHOLDS
 
@@ -70,6 +70,7 @@ def summary(
     cache_recipients(con)  # six questions of the same recipients: build them at most once (read-only)
     # Every grouping this summary, the complaint breaches and the overview report ask for, in one pass.
     prefetch_counts(con, [[], *([d] for d in PREFETCH_DIMENSIONS)], filters)
+    prefetch_latency(con, [[], ["provider"]], filters)  # the p90 below, and latency by provider in reports
     extent = sqlfiles.run(con, "window", params, {**recipients_slot(con), "where": where}).row(0, named=True)
     overall_rates = rates(con, [], filters, confidence=confidence, min_volume=min_volume)
     overall = overall_rates.row(0, named=True)
