@@ -37,6 +37,9 @@ from analysis.ingest.postfix import (
 
 Progress = Callable[[int], None]
 PARSE_THREADS = 2
+# Chunks parsed ahead of the one being stored: enough that parsing goes on through a commit (DuckDB
+# compresses and writes the step's rows then), each costing memory while it waits.
+PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "4"))
 # A file is committed in steps of about this much input: DuckDB holds uncommitted rows in memory, so this
 # bounds peak RSS. Measured on 3.4M lines (quiet machine): 12 MiB chunks / 96 MiB steps 41 CPU-s, peak
 # 1.2 GiB; 8 / 64: 52 CPU-s, 1.1 GiB; 16 / 128: 41 CPU-s, 1.4 GiB (too close to the 1.5 GiB budget).
@@ -61,6 +64,41 @@ EVENT_COLUMNS = (
     "reply_code, smtp_stage, next_qid, ndr_qid, helo, proto, provider, reason, severity"
 )
 PENDING_COLUMNS = EVENT_COLUMNS + ", message_key, headless"
+MESSAGE_COLUMNS = (
+    "message_key, host, instance, qid, first_seen, last_seen, origin, service, client_host, client_ip, "
+    "client_port, sasl_method, sasl_username, uid, message_id, sender, sender_domain, size, nrcpt, queued_at, "
+    "removed_at, expired_at, cleanup_action, cleanup_reply, account"
+)
+
+
+@dataclass
+class _Accounts:
+    """The inventory's account per SASL user (case-insensitive) and per verified sender domain, read once
+    per file: a new message's account is the SASL user's, else its sender domain's (accounts.sql applies
+    the same rule to stored messages when the inventory changes)."""
+
+    users: pl.DataFrame
+    domains: pl.DataFrame
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> _Accounts:
+        users = con.sql(
+            "SELECT lower(sasl_username) AS _user, MIN(account_id) AS _by_user FROM inventory_sasl_users GROUP BY 1"
+        ).pl()
+        domains = con.sql(
+            "SELECT domain AS sender_domain, MIN(account_id) AS _by_domain FROM inventory_domains GROUP BY 1"
+        ).pl()
+        return cls(users, domains)
+
+    def assign(self, msgs: pl.DataFrame) -> pl.DataFrame:
+        if self.users.height == 0 and self.domains.height == 0:
+            return msgs.with_columns(pl.lit(None, dtype=pl.String).alias("account"))
+        m = msgs.with_columns(pl.col("sasl_username").str.to_lowercase().alias("_user"))
+        m = m.join(self.users, on="_user", how="left", maintain_order="left")
+        m = m.join(self.domains, on="sender_domain", how="left", maintain_order="left")
+        return m.with_columns(pl.coalesce("_by_user", "_by_domain").alias("account")).drop(
+            "_user", "_by_user", "_by_domain"
+        )
 
 
 @dataclass
@@ -277,6 +315,7 @@ class Ingestor:
         # coordination (1M lines: 1.3 s of INSERT with 2 threads, 0.6 s with 1).
         con.execute("SET threads = 1")
         self._carried_since: dt.datetime | None = None
+        self._accounts: _Accounts | None = None  # read at the first message of each file
         self.warn: Warn = warn or (lambda m: print(f"warning: {m}", file=sys.stderr))
 
     def ingest(
@@ -398,6 +437,7 @@ class Ingestor:
 
     def _ingest_postfix(self, src: S.Source, head: bytes, progress: Progress | None) -> FileSummary:
         con = self.con
+        self._accounts = None
         existing = _find_existing(con, head)
         start = 0
         line_base = 0
@@ -540,14 +580,10 @@ class Ingestor:
             self.con.unregister("_frame")
 
     def _insert_messages(self, msgs: pl.DataFrame) -> None:
-        if msgs.height == 0:
-            return
-        self.con.register("_msgs", msgs.to_arrow())
-        try:
-            for stmt in _sql("insert_messages.sql"):
-                self.con.execute(stmt)
-        finally:
-            self.con.unregister("_msgs")
+        if msgs.height:
+            if self._accounts is None:
+                self._accounts = _Accounts.load(self.con)
+            self._insert("messages", MESSAGE_COLUMNS, self._accounts.assign(msgs))
 
     def _store_quarantine(self, file_id: int, quarantine: pl.DataFrame) -> None:
         q = quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(
@@ -594,7 +630,7 @@ class Ingestor:
                 state.year, state.last_month = end.year, end.last_month
                 window.append((pool.submit(parse, chunk.data, next_line, begin), chunk, end))
                 next_line += n_lines
-                if len(window) > PARSE_THREADS:
+                if len(window) > PARSE_AHEAD:
                     fut, done, after = window.popleft()
                     yield fut.result(), done, after
             while window:

@@ -138,7 +138,7 @@ def _link_upstream(messages: DataFrame, deliveries: DataFrame) -> DataFrame:
 
 
 def _accounts(spark: SparkSession, messages: DataFrame, inventory: Inventory | None) -> DataFrame:
-    """messages.account as insert_messages.sql sets it: the SASL user's account, else the account that
+    """messages.account as the loader sets it (loader._Accounts): the SASL user's account, else the account that
     verified the envelope sender's domain (NULL without an inventory, as in a store without one)."""
     from pyspark.sql import functions as F
 
