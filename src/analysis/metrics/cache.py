@@ -128,10 +128,17 @@ def cache_recipients(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
+def recipients_table(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The table holding the recipient facts: this connection's cache, else a fresh stored table, else
+    None (the live query)."""
+    if _has_table(con, CACHE_TABLE, temporary=True):
+        return f"temp.{CACHE_TABLE}"
+    if stored_is_fresh(con):
+        return STORED_TABLE
+    return None
+
+
 def recipients_slot(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The `recipients` slot: this connection's cache, else a fresh stored table, else the live query."""
-    if _has_table(con, CACHE_TABLE, temporary=True):
-        return {"recipients": f"SELECT * FROM temp.{CACHE_TABLE}"}
-    if stored_is_fresh(con):
-        return {"recipients": f"SELECT * FROM {STORED_TABLE}"}
-    return {}
+    table = recipients_table(con)
+    return {"recipients": f"SELECT * FROM {table}"} if table else {}

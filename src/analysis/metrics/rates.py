@@ -21,7 +21,7 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.metrics import sqlfiles
-from analysis.metrics.cache import recipients_slot
+from analysis.metrics.cache import recipients_table
 from analysis.metrics.filters import RELAY_DIMENSIONS, Filters, check_dimension, check_dimensions, where_sql
 from analysis.metrics.thresholds import (
     DEFAULT_CONFIDENCE,
@@ -62,10 +62,23 @@ def check_confidence(confidence: float) -> float:
 
 def _rates_sql(con: duckdb.DuckDBPyConnection, slots: dict[str, str]) -> str:
     """rates.sql for this connection: recipients from its cache or stored table when there is one."""
-    complaints = "complaints" if sqlfiles.table_exists(con, "complaints") else "complaints_none"
-    stored = recipients_slot(con)
-    sql = sqlfiles.render("rates", {**slots, **stored, "complaints": sqlfiles.render(complaints)})
-    return _inline_recipients(sql) if stored else sql
+    complaints = sqlfiles.render(
+        "complaints" if sqlfiles.table_exists(con, "complaints") else "complaints_none"
+    )
+    table = recipients_table(con)
+    if table is None:
+        return sqlfiles.render("rates", {**slots, "complaints": complaints})
+    recipients = f"SELECT * FROM {table}"
+    if not con.sql(f"SELECT COUNT(*) FROM (\n{complaints}\n) c").fetchall()[0][0]:
+        # DuckDB only. rates.sql reads a recipient's message_key and recipient solely to match complaints;
+        # with none to match, every is_complained is 0 whatever they hold, so the scan skips the two
+        # widest columns of the table (~0.1 s of a cold read on the 10M-line store).
+        recipients = (
+            f"SELECT * REPLACE (CAST(NULL AS VARCHAR) AS message_key, CAST(NULL AS VARCHAR) AS recipient) "
+            f"FROM {table}"
+        )
+    sql = sqlfiles.render("rates", {**slots, "recipients": recipients, "complaints": complaints})
+    return _inline_recipients(sql)
 
 
 def count_recipients(
