@@ -87,6 +87,16 @@ def run(
     return run_rendered(con, name, render(name, slots), params)
 
 
+def _memo_key(sql: str, params: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
+    """(sql, sorted parameters), or None when a parameter value cannot be a key (then nothing is kept)."""
+    key = (sql, tuple(sorted(params.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def run_rendered(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -97,9 +107,9 @@ def run_rendered(
 ) -> pl.DataFrame:
     """Execute the rendered text of metric query `name` (remembered on read-only connections)."""
     what = f"metric query {name}"
-    if not read_only(con):
+    key = _memo_key(sql, params)
+    if key is None or not read_only(con):
         return query_frame(con, sql, params, what, python_rows=python_rows)
-    key = (sql, tuple(sorted(params.items())))
     memo = _RESULTS.setdefault(con, {})
     if key not in memo:
         memo[key] = query_frame(con, sql, params, what, python_rows=python_rows)
@@ -143,8 +153,9 @@ def remember(
 ) -> None:
     """Record `frame` as the result of `sql` on a read-only connection (computed another way, e.g. as
     one grouping set of a wider query); later run_rendered calls of that text return it."""
-    if read_only(con):
-        _RESULTS.setdefault(con, {})[(sql, tuple(sorted(params.items())))] = frame
+    key = _memo_key(sql, params)
+    if key is not None and read_only(con):
+        _RESULTS.setdefault(con, {})[key] = frame
 
 
 # DuckDB column types a result may come back in as Python rows, with the polars type Arrow would give.
