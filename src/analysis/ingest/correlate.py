@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 GROUP = ["host", "instance", "qid"]
+SEGMENT_COLUMNS = ("seg", "pos", "first_kind", "headless", "complete")  # what segments() adds
 ORDER = ["ts", "file_id", "line_no"]
 ORIGIN_KINDS = ("client", "pickup")
 CLEANUP_REJECTS = ("reject", "milter-reject", "discard", "milter-discard", "hold", "milter-hold", "redirect")
@@ -42,7 +43,8 @@ def _domain(col: str) -> pl.Expr:
 
 def segments(events: pl.DataFrame) -> pl.DataFrame:
     """`events` (queue-ID'd, any order) with `seg` (a segment number unique in this frame), `pos` (rank in
-    group/time order), `headless` and `complete`. Only the key columns are sorted; the wide rows stay put."""
+    group/time order), `first_kind` (of the segment's first line), `headless` and `complete`. Only the
+    key columns are sorted; the wide rows stay put."""
     # Sort by a 64-bit hash of the group (numeric sorts are ~7x faster than on three strings); should two
     # groups ever share a hash, their rows meet in the sorted order and the strings decide instead.
     slim = events.select(*GROUP, *ORDER, "kind").with_columns(
@@ -66,11 +68,7 @@ def segments(events: pl.DataFrame) -> pl.DataFrame:
     removed_before = removed_seen - (kind == "removed").cast(pl.UInt32)
     s = s.with_columns(
         pl.col("_start").cast(pl.Int64).cum_sum().alias("seg"),
-        pl.when(pl.col("_start"))
-        .then(~kind.is_in(ORIGIN_KINDS))
-        .otherwise(None)
-        .forward_fill()
-        .alias("headless"),
+        pl.when(pl.col("_start")).then(kind).otherwise(None).forward_fill().alias("first_kind"),
         pl.when(pl.col("_start")).then(removed_before).otherwise(None).forward_fill().alias("_r0"),
         pl.when(last).then(removed_seen).otherwise(None).backward_fill().alias("_r1"),
         # Another segment of the same group follows the last row: this one is complete.
@@ -81,11 +79,12 @@ def segments(events: pl.DataFrame) -> pl.DataFrame:
         .alias("_more"),
     )
     s = s.with_columns(
+        ~pl.col("first_kind").is_in(ORIGIN_KINDS).alias("headless"),
         ((pl.col("_r1") > pl.col("_r0")) | pl.col("_more")).alias("complete"),
         pl.int_range(0, pl.len(), dtype=pl.Int64).alias("pos"),
     )
     # Back to the input's order by a narrow gather (moving the wide rows costs more than it saves).
-    back = s.select("seg", "pos", "headless", "complete")[s.get_column("_row").arg_sort()]
+    back = s.select(*SEGMENT_COLUMNS)[s.get_column("_row").arg_sort()]
     return events.hstack(back)
 
 
@@ -97,6 +96,7 @@ def build_messages(ev: pl.DataFrame) -> pl.DataFrame:
     """One row per segment of `ev` (already segmented), with its message_key."""
     k = pl.col("kind")
     cleanup = (k == "cleanup_action") & pl.col("action").is_in(CLEANUP_REJECTS)
+    first_kind = pl.col("first_kind").first()
     msgs = ev.group_by("seg").agg(
         pl.col("complete").first(),
         pl.col("host").first(),
@@ -104,9 +104,9 @@ def build_messages(ev: pl.DataFrame) -> pl.DataFrame:
         pl.col("qid").first(),
         pl.col("ts").min().alias("first_seen"),
         pl.col("ts").max().alias("last_seen"),
-        pl.when(k.get(pl.col("pos").arg_min()) == "client")
+        pl.when(first_kind == "client")
         .then(pl.lit("smtpd"))
-        .when(k.get(pl.col("pos").arg_min()) == "pickup")
+        .when(first_kind == "pickup")
         .then(pl.lit("pickup"))
         .otherwise(None)
         .alias("origin"),
@@ -196,7 +196,7 @@ class Correlator:
         else:
             frame = events
         seg = segments(frame)
-        self.carried = seg.filter(~pl.col("complete")).drop("seg", "pos", "headless", "complete")
+        self.carried = seg.filter(~pl.col("complete")).drop(*SEGMENT_COLUMNS)
         return build(seg, streaming=True)
 
     def finish(self) -> tuple[Built, pl.DataFrame]:

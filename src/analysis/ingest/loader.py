@@ -40,10 +40,6 @@ PARSE_THREADS = 2
 # Chunks parsed ahead of the one being stored: enough that parsing goes on through a commit (DuckDB
 # compresses and writes the step's rows then), each costing memory while it waits.
 PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "4"))
-# A file is committed in steps of about this much input: DuckDB holds uncommitted rows in memory, so this
-# bounds peak RSS. Measured on 3.4M lines (quiet machine): 12 MiB chunks / 96 MiB steps 41 CPU-s, peak
-# 1.2 GiB; 8 / 64: 52 CPU-s, 1.1 GiB; 16 / 128: 41 CPU-s, 1.4 GiB (too close to the 1.5 GiB budget).
-COMMIT_BYTES = 96 * 1024 * 1024
 # DuckDB's buffer pool during ingest (its default is most of the machine's memory).
 INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "512MB")
 Warn = Callable[[str], None]
@@ -295,7 +291,15 @@ class _Batch:
         return pl.concat(self.headless, how="vertical_relaxed") if self.headless else pl.DataFrame()
 
     def next(self) -> _Batch:
-        return _Batch(self.bytes_read, self.tail_hash, self.state, log_start=self.log_start, fresh=self.fresh)
+        """The batch after a commit: the ingest goes on from memory, so headless events found so far stay."""
+        return _Batch(
+            self.bytes_read,
+            self.tail_hash,
+            self.state,
+            log_start=self.log_start,
+            fresh=self.fresh,
+            headless=self.headless,
+        )
 
 
 class Ingestor:
@@ -475,7 +479,7 @@ class Ingestor:
                         progress(len(chunk.data))
                     since_commit += len(chunk.data)
                     owed = built
-                    if since_commit >= COMMIT_BYTES:
+                    if since_commit >= self.opts.commit_bytes:
                         # Bound the transaction: write the open messages as they stand, carry their events
                         # in pending_events, record the offset, commit; a crash resumes from here.
                         self._write(owed, summary)
@@ -483,7 +487,10 @@ class Ingestor:
                         self._checkpoint(file_id, corr, batch, src, final=False)
                         con.execute("COMMIT")
                         con.execute("BEGIN TRANSACTION")
-                        corr = Correlator(self._take_pending())
+                        # Go on from memory: pending_events is only for a crash (rewritten at the next step).
+                        con.execute("DELETE FROM pending_events")
+                        open_ts = corr.carried.get_column("ts") if corr.carried.height else None
+                        self._carried_since = _span(open_ts)[0] if open_ts is not None else None
                         batch = batch.next()
                         since_commit = 0
             if owed is not None:
@@ -509,13 +516,23 @@ class Ingestor:
     def _checkpoint(
         self, file_id: int, corr: Correlator, batch: _Batch, src: S.Source, *, final: bool
     ) -> None:
-        """Write the open messages, carry their events (and recent headless ones), record progress."""
+        """Carry the open messages' events (and recent headless ones) in pending_events, record progress.
+        At the end of a file the open messages are also written as they stand (the next file may complete
+        them); in the middle of one they are not (the ingest goes on from memory; a crash resumes from
+        pending_events), which spares writing and deleting rows at every step."""
         con = self.con
-        partial, _ = corr.finish()
-        self._write(partial, None)
         newest = _newest(con, batch.last_ts)
         headless = recent_headless(batch.headless_events(), newest)
-        keep = pl.concat([partial.events, headless], how="diagonal_relaxed")
+        if final:
+            partial, _ = corr.finish()
+            self._write(partial, None)
+            keep = pl.concat([partial.events, headless], how="diagonal_relaxed")
+        else:
+            open_events = corr.carried.with_columns(
+                pl.lit(None, dtype=pl.String).alias("message_key"),
+                pl.lit(None, dtype=pl.Boolean).alias("headless"),
+            )
+            keep = pl.concat([open_events, headless], how="diagonal_relaxed")
         self._insert("pending_events", PENDING_COLUMNS, keep)
         since = min((t for t in (batch.first_ts, self._carried_since) if t is not None), default=None)
         if since is not None:
