@@ -8,6 +8,7 @@ directory → export → rename the files into place → regenerate the index.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -148,9 +149,29 @@ def _failure_message(name: str, exc: Exception, nb_path: Path | None) -> str:
     return f"notebook {name} failed: {type(exc).__name__}: {text[0] if text else ''}{kept}"
 
 
+class _CheckedParameters(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" warning: its parser skips `name: T | None = ...` lines
+    of a parameters cell, and the runner has already checked every value against that cell (exit 2)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
 def _execute(path: Path, out_path: Path, values: Mapping[str, Any], cwd: Path) -> nbformat.NotebookNode:
     import papermill
 
+    checked = _CheckedParameters()
+    papermill_log = logging.getLogger("papermill")
+    papermill_log.addFilter(checked)
+    try:
+        return _execute_notebook(papermill, path, out_path, values, cwd)
+    finally:
+        papermill_log.removeFilter(checked)
+
+
+def _execute_notebook(
+    papermill: Any, path: Path, out_path: Path, values: Mapping[str, Any], cwd: Path
+) -> nbformat.NotebookNode:
     with _environ(PLOTLY_RENDERER="notebook"):
         kernel = kernel_name()
         nb = papermill.execute_notebook(
