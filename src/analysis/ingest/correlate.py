@@ -181,22 +181,50 @@ def noqueue_rejections(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# An open message whose queue ID has had no line for this long (against the newest line seen) is written
+# as it stands and no longer carried: nothing more can come. Never queued (smtpd client= and cleanup lines
+# but no qmgr line: a session that broke off, a cleanup reject) -- two hours, far beyond smtpd's timeouts;
+# queued (deferred, held) -- Postfix's default maximal_queue_lifetime of five days, plus one.
+STALE_UNQUEUED = dt.timedelta(hours=2)
+STALE_QUEUED = dt.timedelta(days=6)
+QUEUE_KINDS = ("queued", "expired", "delivery", "hold", "release", "requeue", "notification")
+
+
 class Correlator:
-    """Streams chunks of events; emits complete segments and carries open ones."""
+    """Streams chunks of events; emits complete segments and carries open ones.
+
+    A chunk only touches the carried groups it has lines for: the others stay as they are without being
+    looked at again (deferred messages retried for days would otherwise be re-sorted with every chunk),
+    unless they went stale (STALE_*) and are written out.
+    """
 
     def __init__(self, carried: pl.DataFrame) -> None:
         self.carried = carried
 
     def step(self, events: pl.DataFrame) -> Built:
         """Add a chunk's queue-ID'd events; return what became complete."""
+        idle = self.carried.head(0)
+        parts = [events.with_columns(pl.lit(False).alias("_stale"))]
         if self.carried.height:
-            frame = pl.concat(
-                [self.carried, events.select(self.carried.columns)], how="vertical_relaxed", rechunk=False
-            )
-        else:
-            frame = events
+            carried = self.carried.with_columns(pl.struct(GROUP).hash().alias("_g"))
+            touched = pl.col("_g").is_in(events.select(pl.struct(GROUP).hash()).to_series().implode())
+            newest = events.get_column("ts").max() if events.height else None
+            if newest is not None:
+                last = pl.col("ts").max().over("_g")
+                queued = pl.col("kind").is_in(QUEUE_KINDS).any().over("_g")
+                limit = pl.when(queued).then(pl.lit(STALE_QUEUED)).otherwise(pl.lit(STALE_UNQUEUED))
+                stale = ~touched & (last < pl.lit(newest) - limit)
+            else:
+                stale = pl.lit(False)
+            carried = carried.with_columns(touched.alias("_touched"), stale.alias("_stale")).drop("_g")
+            idle = carried.filter(~pl.col("_touched") & ~pl.col("_stale")).drop("_touched", "_stale")
+            active = carried.filter(pl.col("_touched") | pl.col("_stale")).drop("_touched")
+            parts.insert(0, active.select(parts[0].columns))
+        frame = pl.concat(parts, how="vertical_relaxed", rechunk=False) if len(parts) > 1 else parts[0]
         seg = segments(frame)
-        self.carried = seg.filter(~pl.col("complete")).drop(*SEGMENT_COLUMNS)
+        seg = seg.with_columns((pl.col("complete") | pl.col("_stale")).alias("complete")).drop("_stale")
+        still_open = seg.filter(~pl.col("complete")).drop(*SEGMENT_COLUMNS)
+        self.carried = pl.concat([idle, still_open.select(idle.columns)]) if idle.height else still_open
         return build(seg, streaming=True)
 
     def finish(self) -> tuple[Built, pl.DataFrame]:
