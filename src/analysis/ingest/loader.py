@@ -67,6 +67,9 @@ MESSAGE_COLUMNS = (
 )
 
 
+_NO_PENDING = pl.DataFrame(schema={"file_id": pl.Int64, "line_no": pl.Int64, "message_key": pl.String})
+
+
 @dataclass
 class _Accounts:
     """The inventory's account per SASL user (case-insensitive) and per verified sender domain, read once
@@ -320,6 +323,7 @@ class Ingestor:
         con.execute("SET threads = 1")
         self._carried_since: dt.datetime | None = None
         self._accounts: _Accounts | None = None  # read at the first message of each file
+        self._pending_keys = _NO_PENDING  # rows pending_events holds in the open transaction
         self.warn: Warn = warn or (lambda m: print(f"warning: {m}", file=sys.stderr))
 
     def ingest(
@@ -487,8 +491,8 @@ class Ingestor:
                         self._checkpoint(file_id, corr, batch, src, final=False)
                         con.execute("COMMIT")
                         con.execute("BEGIN TRANSACTION")
-                        # Go on from memory: pending_events is only for a crash (rewritten at the next step).
-                        con.execute("DELETE FROM pending_events")
+                        # Go on from memory: pending_events is only for a crash (brought up to date at the
+                        # next step).
                         open_ts = corr.carried.get_column("ts") if corr.carried.height else None
                         self._carried_since = _span(open_ts)[0] if open_ts is not None else None
                         batch = batch.next()
@@ -533,7 +537,7 @@ class Ingestor:
                 pl.lit(None, dtype=pl.Boolean).alias("headless"),
             )
             keep = pl.concat([open_events, headless], how="diagonal_relaxed")
-        self._insert("pending_events", PENDING_COLUMNS, keep)
+        self._sync_pending(keep)
         since = min((t for t in (batch.first_ts, self._carried_since) if t is not None), default=None)
         if since is not None:
             for stmt in _sql("link_upstream.sql"):
@@ -564,6 +568,30 @@ class Ingestor:
             ],
         )
 
+    def _sync_pending(self, keep: pl.DataFrame) -> None:
+        """Make pending_events hold exactly `keep`, writing only the difference from what the last step
+        wrote (most open messages stay open from one step to the next)."""
+        key = ["file_id", "line_no", "message_key"]
+        rows = keep.with_columns(pl.col("message_key").cast(pl.String)) if keep.height else keep
+        keys = rows.select(key) if rows.height else _NO_PENDING
+        gone = self._pending_keys.join(keys, on=key, how="anti", nulls_equal=True)
+        if gone.height:
+            self.con.register("_gone", gone.to_arrow())
+            try:
+                self.con.execute(
+                    "DELETE FROM pending_events p USING _gone g WHERE p.file_id = g.file_id "
+                    "AND p.line_no = g.line_no AND p.message_key IS NOT DISTINCT FROM g.message_key"
+                )
+            finally:
+                self.con.unregister("_gone")
+        if rows.height:
+            self._insert(
+                "pending_events",
+                PENDING_COLUMNS,
+                rows.join(self._pending_keys, on=key, how="anti", nulls_equal=True),
+            )
+        self._pending_keys = keys
+
     def _take_pending(self) -> pl.DataFrame:
         """Load the carried events and delete the rows they were last emitted as (they are re-emitted)."""
         con = self.con
@@ -577,6 +605,7 @@ class Ingestor:
                 f"WHERE p.file_id = {table}.file_id AND p.line_no = {table}.line_no)"
             )
         con.execute("DELETE FROM pending_events")
+        self._pending_keys = _NO_PENDING
         return _conform_events(pending)
 
     def _write(self, built: Built, summary: FileSummary | None) -> None:
