@@ -65,10 +65,33 @@ def group_slots(by: Sequence[str]) -> dict[str, str]:
 
 
 _READ_ONLY: WeakKeyDictionary[duckdb.DuckDBPyConnection, bool] = WeakKeyDictionary()
-_RESULTS: WeakKeyDictionary[
-    duckdb.DuckDBPyConnection, dict[tuple[str, tuple[tuple[str, Any], ...]], pl.DataFrame]
-]
-_RESULTS = WeakKeyDictionary()
+_Key = tuple[str, tuple[tuple[str, Any], ...]]
+# What one connection may keep: a long notebook session asking with many filters must not grow without
+# bound (a report keeps a few MB; the raw reply texts of a 10M-line store are ~20 MB).
+MEMO_BYTES = 256 * 2**20
+
+
+class _Memo:
+    """Frames by (sql, parameters), oldest dropped first once they exceed MEMO_BYTES together."""
+
+    def __init__(self) -> None:
+        self.frames: dict[_Key, pl.DataFrame] = {}
+        self.size = 0.0  # bytes, as polars estimates them
+
+    def get(self, key: _Key) -> pl.DataFrame | None:
+        return self.frames.get(key)
+
+    def put(self, key: _Key, frame: pl.DataFrame) -> None:
+        old = self.frames.pop(key, None)
+        self.size -= old.estimated_size() if old is not None else 0
+        self.frames[key] = frame
+        self.size += frame.estimated_size()
+        while self.size > MEMO_BYTES and len(self.frames) > 1:
+            dropped = self.frames.pop(next(iter(self.frames)))
+            self.size -= dropped.estimated_size()
+
+
+_RESULTS: WeakKeyDictionary[duckdb.DuckDBPyConnection, _Memo] = WeakKeyDictionary()
 
 
 def read_only(con: duckdb.DuckDBPyConnection) -> bool:
@@ -87,7 +110,7 @@ def run(
     return run_rendered(con, name, render(name, slots), params)
 
 
-def _memo_key(sql: str, params: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
+def _memo_key(sql: str, params: Mapping[str, Any]) -> _Key | None:
     """(sql, sorted parameters), or None when a parameter value cannot be a key (then nothing is kept)."""
     key = (sql, tuple(sorted(params.items())))
     try:
@@ -110,10 +133,12 @@ def run_rendered(
     key = _memo_key(sql, params)
     if key is None or not read_only(con):
         return query_frame(con, sql, params, what, python_rows=python_rows)
-    memo = _RESULTS.setdefault(con, {})
-    if key not in memo:
-        memo[key] = query_frame(con, sql, params, what, python_rows=python_rows)
-    return memo[key].clone()
+    memo = _RESULTS.setdefault(con, _Memo())
+    frame = memo.get(key)
+    if frame is None:
+        frame = query_frame(con, sql, params, what, python_rows=python_rows)
+        memo.put(key, frame)
+    return frame.clone()
 
 
 def prefetch(
@@ -155,7 +180,7 @@ def remember(
     one grouping set of a wider query); later run_rendered calls of that text return it."""
     key = _memo_key(sql, params)
     if key is not None and read_only(con):
-        _RESULTS.setdefault(con, {})[key] = frame
+        _RESULTS.setdefault(con, _Memo()).put(key, frame)
 
 
 # DuckDB column types a result may come back in as Python rows, with the polars type Arrow would give.
