@@ -363,8 +363,15 @@ def test_commit_steps_equal_one_transaction(tmp_path: Path) -> None:
     generate(log, lines=60_000, seed=11)
     one, steps = tmp_path / "one.duckdb", tmp_path / "steps.duckdb"
     _ingest(one, log, year=2026)
-    _ingest(steps, log, year=2026, chunk_bytes=128 * 1024, commit_bytes=512 * 1024)
+    summary = _ingest(steps, log, year=2026, chunk_bytes=128 * 1024, commit_bytes=512 * 1024)[0]
     assert _digest(steps) == _digest(one)
+    # The per-file summary counts the rows the file stored, open messages included.
+    for table, counted in (
+        ("messages", summary.messages),
+        ("deliveries", summary.deliveries),
+        ("rejections", summary.rejections),
+    ):
+        assert _q(steps, f"SELECT COUNT(*) FROM {table}") == [(counted,)], table
 
 
 def test_kill_9_between_commit_steps_then_rerun_equals_clean_run(tmp_path: Path) -> None:

@@ -249,7 +249,6 @@ class _Parsed:
     result: ParseResult
     queued: pl.DataFrame  # events with a queue ID: the correlator's input
     noqueue: pl.DataFrame  # refusals before a queue file existed: rejection rows as they are
-    rejects: int
     span: tuple[dt.datetime, dt.datetime] | None  # the chunk's first and last event time
 
 
@@ -488,7 +487,7 @@ class Ingestor:
                     built = step.result()
                     batch.add(res, chunk, end_state, built, got.span)
                     summary.add(res)
-                    summary.rejections += got.rejects
+                    summary.rejections += got.noqueue.height
                     if progress:
                         progress(len(chunk.data))
                     since_commit += len(chunk.data)
@@ -514,7 +513,7 @@ class Ingestor:
                 summary.status = "unchanged"
                 self._record_raw_sig(src, existing.file_id)
                 return summary
-            self._checkpoint(file_id, corr, batch, src, final=True)
+            self._checkpoint(file_id, corr, batch, src, final=True, summary=summary)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -528,7 +527,14 @@ class Ingestor:
         return summary
 
     def _checkpoint(
-        self, file_id: int, corr: Correlator, batch: _Batch, src: S.Source, *, final: bool
+        self,
+        file_id: int,
+        corr: Correlator,
+        batch: _Batch,
+        src: S.Source,
+        *,
+        final: bool,
+        summary: FileSummary | None = None,
     ) -> None:
         """Carry the open messages' events (and recent headless ones) in pending_events, record progress.
         At the end of a file the open messages are also written as they stand (the next file may complete
@@ -539,7 +545,7 @@ class Ingestor:
         headless = recent_headless(batch.headless_events(), newest)
         if final:
             partial, _ = corr.finish()
-            self._write(partial, None)
+            self._write(partial, summary)  # the summary counts every row this file stored
             keep = pl.concat([partial.events, headless], how="diagonal_relaxed")
         else:
             open_events = corr.carried.with_columns(
@@ -625,6 +631,7 @@ class Ingestor:
         if summary is not None:
             summary.messages += built.messages.height
             summary.deliveries += built.deliveries.height
+            summary.rejections += built.rejections.height
 
     def _insert(self, table: str, columns: str, frame: pl.DataFrame) -> None:
         if frame.height == 0:
@@ -677,7 +684,6 @@ class Ingestor:
                 res,
                 queued=ev.filter(pl.col("qid").is_not_null()),
                 noqueue=noqueue_rejections(ev),
-                rejects=int((ev.get_column("kind") == "reject").sum()),
                 span=_span(ev.get_column("ts")) if ev.height else None,
             )
 
