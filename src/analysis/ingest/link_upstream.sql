@@ -1,5 +1,6 @@
 -- A message created by another message's "250 ... queued as QID" (content filter, or a second instance on
--- the same host) points back to it. Only messages first seen since $since (this file) are considered.
+-- the same host) points back to it. $since: the earliest first_seen or "queued as" time among the rows
+-- written since the last step (the loader tracks it), so earlier messages are not looked at again.
 UPDATE messages SET upstream_key = up.message_key
 FROM (
     SELECT d.message_key, d.host, d.next_qid, d.ts

@@ -334,7 +334,8 @@ class Ingestor:
             # Strings end up in DuckDB's combined dictionary+FSST format anyway; not trying the two older
             # methods at every checkpoint saves a fifth of its CPU (same file size, measured).
             con.execute("SET disabled_compression_methods = 'fsst,dictionary'")
-        self._carried_since: dt.datetime | None = None
+        # Earliest time an upstream link written since the last step can involve (link_upstream.sql).
+        self._link_since: dt.datetime | None = None
         self._accounts: _Accounts | None = None  # read at the first message of each file
         self._pending_keys = _NO_PENDING  # rows pending_events holds in the open transaction
         self.warn: Warn = warn or (lambda m: print(f"warning: {m}", file=sys.stderr))
@@ -497,8 +498,8 @@ class Ingestor:
                     since_commit += len(chunk.data)
                     owed = built
                     if since_commit >= self.opts.commit_bytes:
-                        # Bound the transaction: write the open messages as they stand, carry their events
-                        # in pending_events, record the offset, commit; a crash resumes from here.
+                        # Bound the transaction: carry the open messages' events in pending_events, record
+                        # the offset, commit; a crash resumes from here.
                         self._write(owed, summary)
                         owed = None
                         self._checkpoint(file_id, corr, batch, src, final=False)
@@ -506,8 +507,6 @@ class Ingestor:
                         con.execute("BEGIN TRANSACTION")
                         # Go on from memory: pending_events is only for a crash (brought up to date at the
                         # next step).
-                        open_ts = corr.carried.get_column("ts") if corr.carried.height else None
-                        self._carried_since = _span(open_ts)[0] if open_ts is not None else None
                         batch = batch.next()
                         since_commit = 0
             if owed is not None:
@@ -558,10 +557,10 @@ class Ingestor:
             )
             keep = pl.concat([open_events, headless], how="diagonal_relaxed")
         self._sync_pending(keep)
-        since = min((t for t in (batch.first_ts, self._carried_since) if t is not None), default=None)
-        if since is not None:
+        if self._link_since is not None:
             for stmt in _sql("link_upstream.sql"):
-                con.execute(stmt, {"since": since})
+                con.execute(stmt, {"since": self._link_since})
+            self._link_since = None
         # The raw-file signature (the unchanged fast path) is recorded only once the file is fully read.
         con.execute(
             "UPDATE ingest_files SET bytes_read = ?, tail_hash = ?, lines_read = lines_read + ?,"
@@ -616,8 +615,6 @@ class Ingestor:
         """Load the carried events and delete the rows they were last emitted as (they are re-emitted)."""
         con = self.con
         pending = con.sql(f"SELECT {EVENT_COLUMNS} FROM pending_events").pl()
-        # Carried messages are written again below: their upstream links must be looked up again too.
-        self._carried_since = _span(pending.get_column("ts"))[0] if pending.height else None
         con.execute("DELETE FROM messages WHERE message_key IN (SELECT message_key FROM pending_events)")
         for table in ("deliveries", "rejections"):
             con.execute(
@@ -629,6 +626,14 @@ class Ingestor:
         return _conform_events(pending)
 
     def _write(self, built: Built, summary: FileSummary | None) -> None:
+        # A new message may have been created by a stored "queued as" delivery, and a new "queued as"
+        # delivery may have created a stored message: the next link_upstream looks back to the earliest.
+        times = [built.messages.get_column("first_seen").min()] if built.messages.height else []
+        if built.deliveries.height:
+            times.append(built.deliveries.filter(pl.col("next_qid").is_not_null()).get_column("ts").min())
+        for t in times:
+            if isinstance(t, dt.datetime) and (self._link_since is None or t < self._link_since):
+                self._link_since = t
         self._insert_messages(built.messages)
         self._insert("deliveries", DELIVERY_COLUMNS, built.deliveries)
         self._insert("rejections", REJECTION_COLUMNS, built.rejections)
