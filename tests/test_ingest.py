@@ -574,3 +574,30 @@ def test_upstream_link_survives_a_message_carried_across_files(tmp_path: Path) -
     rows = _q(db, "SELECT qid, upstream_key IS NOT NULL FROM messages ORDER BY qid")
     assert rows == [("1AAAA1", False), ("3AAAAAAAAAA1", True)]
     assert _q(db, "SELECT final_status FROM recipient_outcomes WHERE instance = 'postfix-out'") == [("sent",)]
+
+
+def test_a_failure_on_the_correlating_thread_rolls_back_and_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from analysis.ingest import correlate
+
+    log = tmp_path / "f.log"
+    generate(log, lines=20_000, seed=2)
+    db = tmp_path / "f.duckdb"
+    calls = {"n": 0}
+    step = correlate.Correlator.step
+
+    def failing(self: correlate.Correlator, events: object) -> correlate.Built:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom in correlate")
+        return step(self, events)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(correlate.Correlator, "step", failing)
+    with pytest.raises(RuntimeError, match="boom in correlate"):
+        _ingest(db, log, year=2026, chunk_bytes=64 * 1024, commit_bytes=10**9)
+    assert not any(t.name == "correlate" for t in threading.enumerate())
+    assert _q(db, "SELECT COUNT(*) FROM messages") == [(0,)]
+    assert _q(db, "SELECT COUNT(*) FROM ingest_files") == [(0,)]

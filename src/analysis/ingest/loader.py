@@ -7,12 +7,15 @@ as it was before that file and a rerun converges on the same tables.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
+import queue
 import sys
+import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,12 +40,12 @@ from analysis.ingest.postfix import (
 
 Progress = Callable[[int], None]
 PARSE_THREADS = 2
-# Chunks parsed ahead of the one being stored: enough that parsing goes on through a commit (DuckDB
-# compresses and writes the step's rows then), each costing memory while it waits.
-PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "3"))
-# DuckDB's buffer pool during ingest (its default is most of the machine's memory). It fills with the
-# blocks the ingest writes; on 10M lines 256 MB (with 3 chunks ahead) peaked at 1.31 GB RSS in all,
-# 512 MB at 1.42 GB, for the same CPU.
+# Chunks parsed ahead of the one being correlated, and correlated chunks waiting for the writer: each
+# costs memory while it waits. DuckDB's buffer pool during ingest (its default is most of the machine's
+# memory) fills with the blocks the ingest writes. Measured on 10M lines (wall / peak RSS): 2 ahead and
+# 256 MB, 40.0 s / 1.35 GiB; 3 ahead, 42.3 s / 1.40 GiB; 3 ahead and 2 waiting, 40.5 s / 1.47 GiB.
+PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "2"))
+CORRELATE_AHEAD = 1
 INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "256MB")
 Warn = Callable[[str], None]
 
@@ -253,6 +256,26 @@ class _Parsed:
 
 
 @dataclass
+class _Read:
+    """Where a parsed chunk ends in its file (its bytes are not kept once parsed)."""
+
+    end: int
+    size: int
+    tail_hash: str
+
+
+@dataclass
+class _Step:
+    """One correlated chunk on its way to the writer; `carried` is set where a commit step ends."""
+
+    parsed: _Parsed
+    read: _Read
+    end_state: YearState
+    built: Built
+    carried: pl.DataFrame | None
+
+
+@dataclass
 class _Batch:
     """Progress since the last commit of one file: what the next checkpoint records."""
 
@@ -272,13 +295,13 @@ class _Batch:
     def add(
         self,
         res: ParseResult,
-        chunk: S.Chunk,
+        read: _Read,
         end_state: YearState,
         built: Built,
         span: tuple[dt.datetime, dt.datetime] | None,
     ) -> None:
-        self.bytes_read = chunk.offset + len(chunk.data)
-        self.tail_hash = chunk.tail_hash
+        self.bytes_read = read.end
+        self.tail_hash = read.tail_hash
         self.state = end_state
         self.lines_read += res.lines_read
         self.lines_parsed += res.lines_parsed
@@ -479,44 +502,30 @@ class Ingestor:
         try:
             file_id = existing.file_id if existing else self._new_file_row(src, head, "postfix", state)
             corr = Correlator(self._take_pending())
-            since_commit = 0
-            owed: Built | None = None  # the previous chunk's rows, written while this chunk correlates
-            with ThreadPoolExecutor(max_workers=1) as stepper:
-                for got, chunk, end_state in self._parse_chunks(src, start, line_base, state, file_id):
-                    step = stepper.submit(corr.step, got.queued)
-                    if owed is not None:
-                        self._write(owed, summary)
-                    res = got.result
-                    self._store_quarantine(file_id, res.quarantine)
-                    self._insert("rejections", REJECTION_COLUMNS, got.noqueue)
-                    built = step.result()
-                    batch.add(res, chunk, end_state, built, got.span)
-                    summary.add(res)
-                    summary.rejections += got.noqueue.height
-                    if progress:
-                        progress(len(chunk.data))
-                    since_commit += len(chunk.data)
-                    owed = built
-                    if since_commit >= self.opts.commit_bytes:
-                        # Bound the transaction: carry the open messages' events in pending_events, record
-                        # the offset, commit; a crash resumes from here.
-                        self._write(owed, summary)
-                        owed = None
-                        self._checkpoint(file_id, corr, batch, src, final=False)
-                        con.execute("COMMIT")
-                        con.execute("BEGIN TRANSACTION")
-                        # Go on from memory: pending_events is only for a crash (brought up to date at the
-                        # next step).
-                        batch = batch.next()
-                        since_commit = 0
-            if owed is not None:
-                self._write(owed, summary)
+            chunks = self._parse_chunks(src, start, line_base, state, file_id)
+            for st in self._correlated(chunks, corr):
+                res = st.parsed.result
+                self._store_quarantine(file_id, res.quarantine)
+                self._insert("rejections", REJECTION_COLUMNS, st.parsed.noqueue)
+                summary.rejections += st.parsed.noqueue.height
+                self._write(st.built, summary)
+                batch.add(res, st.read, st.end_state, st.built, st.parsed.span)
+                summary.add(res)
+                if progress:
+                    progress(st.read.size)
+                if st.carried is not None:
+                    # Bound the transaction: carry the open messages' events in pending_events, record the
+                    # offset, commit; a crash resumes from here, the ingest goes on from memory.
+                    self._checkpoint(file_id, batch, src, final=False, carried=st.carried)
+                    con.execute("COMMIT")
+                    con.execute("BEGIN TRANSACTION")
+                    batch = batch.next()
             if summary.lines_read == 0 and existing is not None:
                 con.execute("ROLLBACK")
                 summary.status = "unchanged"
                 self._record_raw_sig(src, existing.file_id)
                 return summary
-            self._checkpoint(file_id, corr, batch, src, final=True, summary=summary)
+            self._checkpoint(file_id, batch, src, final=True, corr=corr, summary=summary)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -532,11 +541,12 @@ class Ingestor:
     def _checkpoint(
         self,
         file_id: int,
-        corr: Correlator,
         batch: _Batch,
         src: S.Source,
         *,
         final: bool,
+        corr: Correlator | None = None,
+        carried: pl.DataFrame | None = None,
         summary: FileSummary | None = None,
     ) -> None:
         """Carry the open messages' events (and recent headless ones) in pending_events, record progress.
@@ -547,11 +557,13 @@ class Ingestor:
         newest = _newest(con, batch.last_ts)
         headless = recent_headless(batch.headless_events(), newest)
         if final:
+            assert corr is not None
             partial, _ = corr.finish()
             self._write(partial, summary)  # the summary counts every row this file stored
             keep = pl.concat([partial.events, headless], how="diagonal_relaxed")
         else:
-            open_events = corr.carried.with_columns(
+            assert carried is not None
+            open_events = carried.with_columns(
                 pl.lit(None, dtype=pl.String).alias("message_key"),
                 pl.lit(None, dtype=pl.Boolean).alias("headless"),
             )
@@ -670,9 +682,52 @@ class Ingestor:
                 [src.raw_sig, src.raw_size, file_id, src.raw_size],
             )
 
+    def _correlated(
+        self, parsed: Iterator[tuple[_Parsed, _Read, YearState]], corr: Correlator
+    ) -> Iterator[_Step]:
+        """Correlate on a thread of its own, up to CORRELATE_AHEAD chunks ahead of the writer (the main
+        thread), so that writing and correlating overlap. It also decides the commit steps and hands over
+        the open messages' events as they stand at each (`corr` is the thread's until the last chunk)."""
+        out: queue.Queue[_Step | BaseException | None] = queue.Queue(maxsize=CORRELATE_AHEAD)
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                since_commit = 0
+                for got, read, end_state in parsed:
+                    if stop.is_set():
+                        return
+                    built = corr.step(got.queued)
+                    got.queued = got.queued.clear()  # done with: only its rows' results travel on
+                    since_commit += read.size
+                    carried = None
+                    if since_commit >= self.opts.commit_bytes:
+                        carried, since_commit = corr.carried, 0
+                    out.put(_Step(got, read, end_state, built, carried))
+                out.put(None)
+            except BaseException as exc:  # handed to the writer, which raises it
+                out.put(exc)
+            finally:
+                if isinstance(parsed, Generator):
+                    parsed.close()
+
+        worker = threading.Thread(target=run, name="correlate", daemon=True)
+        worker.start()
+        try:
+            while (item := out.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while worker.is_alive():  # let a producer blocked on a full queue see the stop
+                with contextlib.suppress(queue.Empty):
+                    out.get(timeout=0.05)
+            worker.join()
+
     def _parse_chunks(
         self, src: S.Source, start: int, line_base: int, state: YearState, file_id: int
-    ) -> Iterator[tuple[_Parsed, S.Chunk, YearState]]:
+    ) -> Iterator[tuple[_Parsed, _Read, YearState]]:
         """Parse chunks on two worker threads while the main thread stores finished ones (the C parser,
         polars and DuckDB release the GIL). Each chunk starts from the year state its predecessor leaves,
         found up front from the syslog headers alone; `state` ends as the state after the last chunk."""
@@ -696,14 +751,15 @@ class Ingestor:
                 span=_span(ev.get_column("ts")) if ev.height else None,
             )
 
-        window: deque[tuple[Future[_Parsed], S.Chunk, YearState]] = deque()
+        window: deque[tuple[Future[_Parsed], _Read, YearState]] = deque()
         with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
             next_line = line_base + 1
             for chunk in chunks:
                 begin = YearState(state.year, state.last_month, state.tz)
                 end, n_lines = year_after(chunk.data, state)
                 state.year, state.last_month = end.year, end.last_month
-                window.append((pool.submit(parse, chunk.data, next_line, begin), chunk, end))
+                read = _Read(chunk.offset + len(chunk.data), len(chunk.data), chunk.tail_hash)
+                window.append((pool.submit(parse, chunk.data, next_line, begin), read, end))
                 next_line += n_lines
                 if len(window) > PARSE_AHEAD:
                     fut, done, after = window.popleft()
