@@ -42,11 +42,12 @@ Progress = Callable[[int], None]
 PARSE_THREADS = 2
 # Chunks parsed ahead of the one being correlated, and correlated chunks waiting for the writer: each
 # costs memory while it waits. DuckDB's buffer pool during ingest (its default is most of the machine's
-# memory) fills with the blocks the ingest writes. Measured on 10M lines (wall / peak RSS): 2 ahead and
-# 256 MB, 40.0 s / 1.35 GiB; 3 ahead, 42.3 s / 1.40 GiB; 3 ahead and 2 waiting, 40.5 s / 1.47 GiB.
+# memory) fills with the blocks the ingest writes; a small one evicts them sooner (see COMMIT_BYTES for
+# the measurements). 96 MiB steps on 10M lines: 2 ahead, 40.0 s / 1.35 GiB; 3 ahead, 42.3 s / 1.40 GiB;
+# 3 ahead and 2 waiting, 40.5 s / 1.47 GiB.
 PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "2"))
 CORRELATE_AHEAD = 1
-INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "256MB")
+INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "128MB")
 Warn = Callable[[str], None]
 
 DELIVERY_COLUMNS = (
