@@ -360,6 +360,29 @@ static void year_step(YState *st, int month) {
     st->last_month = month;
 }
 
+/* The line starting at `pos` (without its newline and one trailing \r): its length; *next is where the
+ * following line starts. */
+static Py_ssize_t line_at(const unsigned char *d, Py_ssize_t len, Py_ssize_t pos, Py_ssize_t *next) {
+    const unsigned char *nl = memchr(d + pos, '\n', (size_t)(len - pos));
+    Py_ssize_t end = nl ? nl - d : len;
+    *next = nl ? end + 1 : len;
+    Py_ssize_t n = end - pos;
+    if (n > 0 && d[pos + n - 1] == '\r') n--;
+    return n;
+}
+
+/* The header of one line (as parse_header), stepping the year state on a traditional stamp with a known
+ * month (postfix.py's rule); *year is then the line's year, else -1. */
+static int header_and_year(const unsigned char *b, Py_ssize_t n, Header *h, YState *st, int *year) {
+    int hm = parse_header(b, n, h);
+    *year = -1;
+    if (hm == 1 && h->trad && h->month) {
+        year_step(st, h->month);
+        *year = st->year;
+    }
+    return hm;
+}
+
 /* ---- postfix program names ----------------------------------------------------------------------- */
 
 static const char *DAEMONS[] = {"anvil", "bounce", "cleanup", "discard", "dnsblog", "error", "flush", "lmtp",
@@ -1034,21 +1057,14 @@ static void scan_lines(Scan *sc) {
     int64_t line_no = sc->first_line_no;
     Row row;
     while (pos < len) {
-        const unsigned char *nl = memchr(d + pos, '\n', (size_t)(len - pos));
-        Py_ssize_t end = nl ? nl - d : len;
-        Py_ssize_t next = nl ? end + 1 : len;
-        Py_ssize_t n = end - pos;
-        if (n > 0 && d[pos + n - 1] == '\r') n--;
+        Py_ssize_t next;
+        Py_ssize_t n = line_at(d, len, pos, &next);
         const unsigned char *b = d + pos;
         sc->lines++;
         Header h;
-        int hm = parse_header(b, n, &h);
+        int year;
+        int hm = header_and_year(b, n, &h, &sc->st, &year);
         if (hm < 0) { sc->give_up = 1; return; }
-        int year = -1;
-        if (hm == 1 && h.trad && h.month) {
-            year_step(&sc->st, h.month);
-            year = sc->st.year;
-        }
         if (hm == 0 || !printable_ascii(b, n)) {
             add_fallback(sc, pos, pos + n, line_no, year);
             goto next_line;
@@ -1169,10 +1185,8 @@ static int put(PyObject *dict, const char *key, PyObject *val) {
 static Py_ssize_t count_lines(const unsigned char *d, Py_ssize_t len) {
     Py_ssize_t n = 0, pos = 0;
     while (pos < len) {
-        const unsigned char *nl = memchr(d + pos, '\n', (size_t)(len - pos));
+        line_at(d, len, pos, &pos);
         n++;
-        if (!nl) break;
-        pos = nl - d + 1;
     }
     return n;
 }
@@ -1247,16 +1261,13 @@ static PyObject *py_year_after(PyObject *self, PyObject *args) {
     Py_ssize_t pos = 0, len = view.len;
     Py_BEGIN_ALLOW_THREADS
     while (pos < len) {
-        const unsigned char *nl = memchr(d + pos, '\n', (size_t)(len - pos));
-        Py_ssize_t end = nl ? nl - d : len;
-        Py_ssize_t n = end - pos;
-        if (n > 0 && d[pos + n - 1] == '\r') n--;
+        Py_ssize_t next;
+        Py_ssize_t n = line_at(d, len, pos, &next);
         Header h;
-        int hm = parse_header(d + pos, n, &h);
-        if (hm < 0) { unsure = 1; break; }
-        if (hm == 1 && h.trad && h.month) year_step(&st, h.month);
+        int line_year;
+        if (header_and_year(d + pos, n, &h, &st, &line_year) < 0) { unsure = 1; break; }
         lines++;
-        pos = nl ? end + 1 : len;
+        pos = next;
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);

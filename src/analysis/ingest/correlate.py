@@ -37,7 +37,8 @@ class Built:
     events: pl.DataFrame
 
 
-def _domain(col: str) -> pl.Expr:
+def domain_of(col: str) -> pl.Expr:
+    """The lower-cased domain of the address in `col`."""
     return pl.col(col).str.extract(r"@([^@]*)$", 1).str.to_lowercase()
 
 
@@ -138,7 +139,7 @@ def build_messages(ev: pl.DataFrame) -> pl.DataFrame:
         pl.col("qid"),
         pl.col("first_seen").dt.epoch("s"),
     )
-    msgs = msgs.with_columns(base.alias("_base"), _domain("sender").alias("sender_domain"))
+    msgs = msgs.with_columns(base.alias("_base"), domain_of("sender").alias("sender_domain"))
     # Two segments of one queue ID starting in the same second (only in damaged or synthetic logs).
     rank = pl.col("seg").rank("ordinal").over("_base") - 1
     return msgs.with_columns(
@@ -153,14 +154,11 @@ def build(ev: pl.DataFrame, *, streaming: bool = False) -> Built:
     """Messages, deliveries and queue-ID'd rejections of the segmented events `ev`, with every event and
     its message_key in `Built.events`. `streaming`: only the complete segments, and in `Built.events`
     only the events of headless ones (all a streaming caller keeps)."""
-    msgs = build_messages(ev)
     done = pl.col("complete") if streaming else pl.lit(True)
-    if streaming:
-        msgs = msgs.filter(pl.col("complete"))
-    msgs = msgs.drop("complete")
+    msgs = build_messages(ev).filter(done).drop("complete")
     keys = msgs.select("seg", "message_key")
     d = ev.filter((pl.col("kind") == "delivery") & done).join(keys, on="seg", how="left")
-    deliveries = d.with_columns(_domain("recipient").alias("recipient_domain"))
+    deliveries = d.with_columns(domain_of("recipient").alias("recipient_domain"))
     r = ev.filter(
         (
             (pl.col("kind") == "reject")
@@ -168,7 +166,7 @@ def build(ev: pl.DataFrame, *, streaming: bool = False) -> Built:
         )
         & done
     ).join(keys, on="seg", how="left")
-    rejections = r.with_columns(_domain("recipient").alias("recipient_domain"))
+    rejections = r.with_columns(domain_of("recipient").alias("recipient_domain"))
     kept = ev.filter(pl.col("headless") & done) if streaming else ev
     return Built(msgs.drop("seg"), deliveries, rejections, kept.join(keys, on="seg", how="left"))
 
@@ -177,7 +175,7 @@ def noqueue_rejections(events: pl.DataFrame) -> pl.DataFrame:
     """Refusals before a queue file existed: they belong to no message."""
     r = events.filter(pl.col("qid").is_null() & (pl.col("kind") == "reject"))
     return r.with_columns(
-        pl.lit(None, dtype=pl.String).alias("message_key"), _domain("recipient").alias("recipient_domain")
+        pl.lit(None, dtype=pl.String).alias("message_key"), domain_of("recipient").alias("recipient_domain")
     )
 
 

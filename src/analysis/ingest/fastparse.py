@@ -50,11 +50,7 @@ def parse_chunk(data: bytes, first_line_no: int, state: YearState) -> ParseResul
     fast = _scan(data, first_line_no, state) if _fastparse is not None else None
     if fast is not None:
         return fast
-    return parse_lines(S.split_lines(data), first_line_no=first_line_no, year=_copy(state))
-
-
-def _copy(state: YearState) -> YearState:
-    return YearState(state.year, state.last_month, state.tz)
+    return parse_lines(S.split_lines(data), first_line_no=first_line_no, year=state.copy())
 
 
 def _column(name: str, rows: int, spec: tuple[str, object, int, int, int, int, int, int]) -> pa.Array:
@@ -95,15 +91,6 @@ def _scan(data: bytes, first_line_no: int, state: YearState) -> ParseResult | No
     if n_info:
         kinds["info"] = int(n_info)
     rest = _leftovers(data, fallback, state)
-    if rest is None:
-        return ParseResult(
-            events=fast,
-            quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
-            lines_read=n_lines,
-            lines_parsed=n_lines - n_other,
-            lines_other=n_other,
-            kinds=kinds,
-        )
     for k, v in rest.kinds.items():
         kinds[k] = kinds.get(k, 0) + v
     other = n_other + rest.lines_other
@@ -117,10 +104,10 @@ def _scan(data: bytes, first_line_no: int, state: YearState) -> ParseResult | No
     )
 
 
-def _leftovers(data: bytes, fallback: bytes, state: YearState) -> ParseResult | None:
+def _leftovers(data: bytes, fallback: bytes, state: YearState) -> ParseResult:
     """The lines the scanner left, parsed by polars with their own line numbers and years."""
     if not fallback:
-        return None
+        return ParseResult(pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA), 0, 0, 0)
     rec = np.frombuffer(fallback, dtype=np.int64).reshape(-1, 4)
     lines = S.join_lines([data[s:e] for s, e in rec[:, :2].tolist()])
     years = pl.Series("years", rec[:, 3], dtype=pl.Int64)
@@ -128,7 +115,7 @@ def _leftovers(data: bytes, fallback: bytes, state: YearState) -> ParseResult | 
     return parse_lines(
         lines,
         first_line_no=0,
-        year=_copy(state),
+        year=state.copy(),
         line_nos=pl.Series("line_no", rec[:, 2], dtype=pl.Int64),
         years=years,
     )

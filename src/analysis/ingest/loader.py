@@ -26,7 +26,14 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.ingest import sources as S
-from analysis.ingest.correlate import CUT_OFF_WINDOW, Built, Correlator, noqueue_rejections, recent_headless
+from analysis.ingest.correlate import (
+    CUT_OFF_WINDOW,
+    Built,
+    Correlator,
+    domain_of,
+    noqueue_rejections,
+    recent_headless,
+)
 from analysis.ingest.fastparse import parse_chunk, year_after
 from analysis.ingest.options import CHUNK_BYTES, IngestOptions
 from analysis.ingest.postfix import (
@@ -684,7 +691,7 @@ class Ingestor:
             )
 
     def _correlated(
-        self, parsed: Iterator[tuple[_Parsed, _Read, YearState]], corr: Correlator
+        self, parsed: Generator[tuple[_Parsed, _Read, YearState]], corr: Correlator
     ) -> Iterator[_Step]:
         """Correlate on a thread of its own, up to CORRELATE_AHEAD chunks ahead of the writer (the main
         thread), so that writing and correlating overlap. It also decides the commit steps and hands over
@@ -709,8 +716,7 @@ class Ingestor:
             except BaseException as exc:  # handed to the writer, which raises it
                 out.put(exc)
             finally:
-                if isinstance(parsed, Generator):
-                    parsed.close()
+                parsed.close()
 
         worker = threading.Thread(target=run, name="correlate", daemon=True)
         worker.start()
@@ -728,7 +734,7 @@ class Ingestor:
 
     def _parse_chunks(
         self, src: S.Source, start: int, line_base: int, state: YearState, file_id: int
-    ) -> Iterator[tuple[_Parsed, _Read, YearState]]:
+    ) -> Generator[tuple[_Parsed, _Read, YearState]]:
         """Parse chunks on two worker threads while the main thread stores finished ones (the C parser,
         polars and DuckDB release the GIL). Each chunk starts from the year state its predecessor leaves,
         found up front from the syslog headers alone; `state` ends as the state after the last chunk."""
@@ -756,7 +762,7 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
             next_line = line_base + 1
             for chunk in chunks:
-                begin = YearState(state.year, state.last_month, state.tz)
+                begin = state.copy()
                 end, n_lines = year_after(chunk.data, state)
                 state.year, state.last_month = end.year, end.last_month
                 read = _Read(chunk.offset + len(chunk.data), len(chunk.data), chunk.tail_hash)
@@ -828,7 +834,7 @@ def classify_events(events: pl.DataFrame) -> pl.DataFrame:
         "reply",
         "smtp_stage",
         "relay_host",
-        pl.col("recipient").str.extract(r"@([^@]*)$", 1).str.to_lowercase().alias("recipient_domain"),
+        domain_of("recipient").alias("recipient_domain"),
     )
     verdict = classify_frame(inputs).select("line_no", "provider", "reason", "severity")
     return events.join(verdict, on="line_no", how="left", maintain_order="left")

@@ -204,6 +204,9 @@ class YearState:
     last_month: int | None = None
     tz: str = "UTC"
 
+    def copy(self) -> YearState:
+        return YearState(self.year, self.last_month, self.tz)
+
     def describe(self) -> str:
         return f"year={self.year};last_month={self.last_month or 0};tz={self.tz}"
 
@@ -236,7 +239,7 @@ def advance_year(lines: pl.Series, state: YearState) -> YearState:
     month = lines.str.slice(0, 3).replace_strict(MONTHS, default=None, return_dtype=pl.Int32)
     known = month.drop_nulls()
     if known.len() == 0:
-        return YearState(state.year, state.last_month, state.tz)
+        return state.copy()
     prev = known.shift(1)
     if state.last_month is not None:
         prev = prev.scatter(0, state.last_month)

@@ -95,7 +95,7 @@ def parse_stage(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         lo = hi = None
         for data in read_split(split):
             lines = S.split_lines(data)
-            begin = YearState(state.year, state.last_month, state.tz)
+            begin = state.copy()
             state = advance_year(lines, state)
             res = parse_lines(lines, first_line_no=line, year=begin)
             line += lines.len()
