@@ -60,6 +60,7 @@ from analysis.metrics.cache import refresh_recipient_facts, stored_is_fresh
 from analysis.metrics.replies import EXAMPLE_MAX_CHARS, mask_addresses
 from analysis.stats import wilson_interval
 from analysis.store import connect
+from analysis.store.db import write_transaction
 
 UTC = dt.UTC
 
@@ -515,9 +516,12 @@ def test_stored_recipient_facts_are_used_only_while_fresh(tmp_path: Path) -> Non
     assert rates(reader, ["sender_domain"], min_volume=5).equals(live)
     reader.close()
 
-    # A reclassification changes a severity: the stored facts are stale and must not be used.
+    # A reclassification changes a severity: the stored facts are stale and must not be used. (Writers
+    # write in write_transaction, which advances the store's write generation; tests/test_freshness.py
+    # checks every writing path.)
     writer = connect(path)
-    writer.execute("UPDATE deliveries SET severity = 'hard' WHERE recipient = 'r4@outlook.com'")
+    with write_transaction(writer):
+        writer.execute("UPDATE deliveries SET severity = 'hard' WHERE recipient = 'r4@outlook.com'")
     writer.close()
     reader = connect(path, read_only=True)
     assert not stored_is_fresh(reader)

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from analysis.errors import InputError
+from analysis.store.db import write_transaction
 
 DEFAULT_INVENTORY = Path("data/inventory.toml")
 DECODERS = ("generic", "spamhaus-zen", "spamhaus-dbl")
@@ -294,15 +295,10 @@ def store_inventory(con: duckdb.DuckDBPyConnection, inv: Inventory) -> dict[str,
         "inventory_traps": [("domain", d) for d in inv.trap_domains]
         + [("address", a) for a in inv.trap_addresses],
     }
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with write_transaction(con):
         for table, values in rows.items():
             con.execute(f"DELETE FROM {table}")
             if values:
                 marks = ", ".join("?" * len(values[0]))
                 con.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {t: len(v) for t, v in rows.items()}

@@ -9,6 +9,7 @@ import polars as pl
 
 from analysis.classify.frame import classify_frame
 from analysis.classify.rules import RuleSet
+from analysis.store.db import write_transaction
 
 # pending_events too: their verdicts are copied again when their messages are re-emitted.
 TABLES = ("deliveries", "rejections", "pending_events")
@@ -33,8 +34,7 @@ def changed_rows(current: pl.DataFrame, rules: RuleSet | None = None) -> pl.Data
 def reclassify(con: duckdb.DuckDBPyConnection, rules: RuleSet | None = None) -> pl.DataFrame:
     """Update deliveries and rejections where the verdict changed; returns counts per table and new reason."""
     counts: list[pl.DataFrame] = []
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with write_transaction(con):
         for table in TABLES:
             current = con.sql(_sql(f"select_{table}.sql")).pl()
             changed = changed_rows(current, rules)
@@ -49,9 +49,5 @@ def reclassify(con: duckdb.DuckDBPyConnection, rules: RuleSet | None = None) -> 
                 .agg(pl.len().cast(pl.Int64).alias("changed"))
                 .select(pl.lit(table).alias("table"), "reason", "changed")
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     out = pl.concat(counts) if counts else pl.DataFrame()
     return out.sort(["table", "changed", "reason"], descending=[False, True, False], nulls_last=True)

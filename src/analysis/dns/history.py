@@ -19,6 +19,7 @@ import polars as pl
 
 from analysis.dns.dmarc import POLICY_RANK
 from analysis.dns.findings import RANK, CheckResult, Severity
+from analysis.store.db import write_transaction
 
 
 def _sql(name: str) -> str:
@@ -56,16 +57,11 @@ def store_results(
             (run_id, r.subject, r.check, i, f.code, str(f.severity), f.message, f.fix)
             for i, f in enumerate(r.findings)
         )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with write_transaction(con):
         if obs:
             con.executemany("INSERT INTO dns_observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", obs)
         if finds:
             con.executemany("INSERT INTO dns_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", finds)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return run_id
 
 

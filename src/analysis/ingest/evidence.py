@@ -24,6 +24,7 @@ from analysis.classify.frame import classify_frame
 from analysis.errors import InputError
 from analysis.ingest import arf, dmarc, esp
 from analysis.ingest.safeio import sniff_compression, unpack_one
+from analysis.store.db import write_transaction
 
 FORMATS: frozenset[str] = frozenset({"arf", "dmarc", *esp.SOURCES})
 RAW_CAP = 4096
@@ -552,14 +553,8 @@ def load_evidence_file(
 ) -> LoadResult:
     """`load_evidence` in its own transaction, for callers without one (notebooks, tests, one-off loads):
     committed whole or rolled back whole."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        result = load_evidence(con, file_id, path, data, fmt, name=name)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return result
+    with write_transaction(con):
+        return load_evidence(con, file_id, path, data, fmt, name=name)
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -21,6 +21,7 @@ from analysis.privacy import sqlfiles
 from analysis.privacy.config import PrivacyConfig, Rule
 from analysis.privacy.sqlexpr import quote_ident as _q
 from analysis.privacy.subject import refresh_caches
+from analysis.store.db import write_transaction
 
 
 def stored_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -88,8 +89,7 @@ def apply_retention(
     present = set(stored_tables(con))
     rules = _order([r for t, r in config.rules.items() if t in present])
     result = RetentionResult()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with write_transaction(con, commit=not dry_run):
         for rule in rules:
             cutoff = rule.cutoff(now)
             pred = expired_predicate(rule, lambda t: _q(t) if t in present else None)
@@ -111,10 +111,6 @@ def apply_retention(
                 ).fetchall()
                 if undated[0][0]:
                     result.undated[rule.table] = int(undated[0][0])
-        con.execute("ROLLBACK" if dry_run else "COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     if not dry_run:
         refresh_caches(con)
         con.execute("CHECKPOINT")

@@ -26,6 +26,7 @@ from analysis.privacy.address import Address, bytes_pattern, sql_pattern
 from analysis.privacy.sqlexpr import any_match as _any_match
 from analysis.privacy.sqlexpr import quote_ident as _q
 from analysis.privacy.sqlexpr import redact_expr as _redact_expr
+from analysis.store.db import write_transaction
 
 CHUNK = 16 << 20
 
@@ -85,8 +86,7 @@ def redact(
     pattern = sql_pattern(addr, fold_local=fold_local)
     params = {"pattern": pattern, "replacement": "\\1" + token.replace("\\", "\\\\") + "\\3"}
     changed: dict[str, int] = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with write_transaction(con):
         for table, columns in text_columns(con).items():
             where = _any_match(columns)
             count = con.execute(f"SELECT COUNT(*) FROM {_q(table)} WHERE {where}", {"pattern": pattern})
@@ -99,10 +99,6 @@ def redact(
             )
             con.execute(f"UPDATE {_q(table)} SET {sets} WHERE {where}", params)
             changed[table] = n
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return changed
 
 

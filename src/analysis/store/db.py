@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -82,6 +83,29 @@ def connect(
     return con
 
 
+WRITE_GENERATION = "write_generation"  # the sequence of migration 050
+
+
+@contextmanager
+def write_transaction(
+    con: duckdb.DuckDBPyConnection, *, commit: bool = True, bump: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT for every writer, ROLLBACK when the body raises (or when `commit` is False: a dry
+    run). A committing transaction takes the next write generation as its last statement, which is what
+    tells readers that tables derived from the store (recipient_facts) may be stale: writers must not
+    write outside one. `bump=False` only for transactions that write nothing such tables are built from
+    (the refresh of those tables, the schema migrations)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        if commit and bump:
+            con.execute(f"SELECT nextval('{WRITE_GENERATION}')").fetchall()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT" if commit else "ROLLBACK")
+
+
 def _migration_files() -> list[tuple[str, str]]:
     root = resources.files("analysis.store").joinpath("migrations")
     out = [(p.name, p.read_text(encoding="utf-8")) for p in root.iterdir() if p.name.endswith(".sql")]
@@ -98,14 +122,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     for name, sql in _migration_files():
         if name in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        # No generation number: the sequence may not exist yet; the freshness stamp counts migrations.
+        with write_transaction(con, bump=False):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, now())", [name])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         applied.append(name)
     return applied
 
