@@ -80,7 +80,7 @@ def append_rest(s: Store) -> None:
 @dataclass(frozen=True)
 class Case:
     name: str
-    write: Callable[[Store], None]
+    write: Callable[[Store], object]
     changes_facts: bool  # whether the write changes what the recipient facts are built from
     rebuilds: bool = False  # whether the command refreshes the stored facts itself
     prepare: Callable[[Store], None] | None = None  # before the refresh
@@ -165,7 +165,8 @@ def _live_rates(db: Path) -> pl.DataFrame:
     con.close()
     con = connect(copy, read_only=True)
     try:
-        return rates(con, ["sender_domain", "day"], Filters())
+        frame: pl.DataFrame = rates(con, ["sender_domain", "day"], Filters())
+        return frame
     finally:
         con.close()
 
@@ -174,7 +175,8 @@ def generation(con: duckdb.DuckDBPyConnection) -> int | None:
     rows = con.sql(
         "SELECT last_value FROM duckdb_sequences() WHERE sequence_name = $s", params={"s": WRITE_GENERATION}
     ).fetchall()
-    return rows[0][0]
+    value: int | None = rows[0][0]
+    return value
 
 
 def test_write_transaction_commits_with_a_new_generation_and_rolls_back_without(tmp_path: Path) -> None:

@@ -31,6 +31,10 @@ DIMENSIONS: tuple[str, ...] = (
 TIME_DIMENSIONS = frozenset({"hour", "day"})
 # Rejections are refused before any relay is chosen: these dimensions do not exist for them.
 RELAY_DIMENSIONS = frozenset({"relay_ip", "relay_host"})
+# The outcomes top_replies can select, and its default (here, not in replies.py: the CLI's options need
+# them without importing the classifier and polars).
+REPLY_STATUSES: tuple[str, ...] = ("bounced", "deferred", "expired", "softbounce", "rejected")
+DEFAULT_STATUSES: tuple[str, ...] = ("bounced", "deferred", "rejected")
 
 
 def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:

@@ -21,8 +21,15 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.metrics import sqlfiles
-from analysis.metrics.cache import recipients_table
-from analysis.metrics.filters import RELAY_DIMENSIONS, Filters, check_dimension, check_dimensions, where_sql
+from analysis.metrics.filters import Filters, check_dimension, check_dimensions, where_sql
+from analysis.metrics.rate_rows import (
+    COUNT_COLUMNS,
+    PYTHON_ROWS,
+    check_confidence,
+    check_min_volume,
+    rates_sql,
+    relay_unknown,
+)
 from analysis.metrics.thresholds import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_VOLUME,
@@ -32,54 +39,6 @@ from analysis.metrics.thresholds import (
 )
 from analysis.stats import wilson_bounds, z_for_confidence
 
-COUNT_COLUMNS: tuple[str, ...] = (
-    "attempted",
-    "delivered",
-    "bounced",
-    "hard_bounced",
-    "soft_bounced",
-    "deferred",
-    "expired",
-    "pending",
-    "rejected",
-    "submitted",
-    "complained",
-)
-
-
-# Groups up to this many come back from DuckDB as Python rows (no pyarrow import for the rates command).
-PYTHON_ROWS = 20_000
-
-
-def check_confidence(confidence: float) -> float:
-    """A confidence level usable for an interval, else InputError."""
-    try:
-        z_for_confidence(confidence)
-    except (ValueError, TypeError):
-        raise InputError(f"confidence must be strictly between 0 and 1, got {confidence!r}") from None
-    return confidence
-
-
-def _rates_sql(con: duckdb.DuckDBPyConnection, slots: dict[str, str]) -> str:
-    """rates.sql for this connection: recipients from its cache or stored table when there is one."""
-    complaints = sqlfiles.render(
-        "complaints" if sqlfiles.table_exists(con, "complaints") else "complaints_none"
-    )
-    table = recipients_table(con)
-    if table is None:
-        return sqlfiles.render("rates", {**slots, "complaints": complaints})
-    recipients = f"SELECT * FROM {table}"
-    if not con.sql(f"SELECT COUNT(*) FROM (\n{complaints}\n) c").fetchall()[0][0]:
-        # DuckDB only. rates.sql reads a recipient's message_key and recipient solely to match complaints;
-        # with none to match, every is_complained is 0 whatever they hold, so the scan skips the two
-        # widest columns of the table (~0.1 s of a cold read on the 10M-line store).
-        recipients = (
-            f"SELECT * REPLACE (CAST(NULL AS VARCHAR) AS message_key, CAST(NULL AS VARCHAR) AS recipient) "
-            f"FROM {table}"
-        )
-    sql = sqlfiles.render("rates", {**slots, "recipients": recipients, "complaints": complaints})
-    return _inline_recipients(sql)
-
 
 def count_recipients(
     con: duckdb.DuckDBPyConnection, by: Sequence[str], filters: Filters | None = None
@@ -88,7 +47,7 @@ def count_recipients(
     dims = check_dimensions(by)
     filters = filters or Filters()
     where, params = where_sql(filters)
-    sql = _rates_sql(con, {**sqlfiles.group_slots(dims), "where": where})
+    sql = rates_sql(con, {**sqlfiles.group_slots(dims), "where": where})
     counts = sqlfiles.run_rendered(con, "rates", sql, params, python_rows=PYTHON_ROWS)
     return finish_counts(counts, dims, filters)
 
@@ -101,22 +60,8 @@ def prefetch_counts(
     where, params = where_sql(filters or Filters())
     wanted = [check_dimensions(g) for g in groupings]
     sqlfiles.prefetch(
-        con, "rates", wanted, params, lambda _dims, group: _rates_sql(con, {**group, "where": where})
+        con, "rates", wanted, params, lambda _dims, group: rates_sql(con, {**group, "where": where})
     )
-
-
-_RECIPIENTS_CTE = "WITH recipients AS ("
-
-
-def _inline_recipients(sql: str) -> str:
-    """DuckDB only: read a stored or cached recipients table where the query names it, not a copy.
-
-    DuckDB materialises a CTE used more than once (rates.sql uses `recipients` three times): right for the
-    live window, which must run once, but for a table it only copies 1.5M rows (~0.1 s on a 10M-line
-    store) that a scan reads just as fast; the complaint joins read only complained messages' rows."""
-    if _RECIPIENTS_CTE not in sql:
-        raise AssertionError("rates.sql no longer starts its recipients CTE as expected")
-    return sql.replace(_RECIPIENTS_CTE, "WITH recipients AS NOT MATERIALIZED (", 1)
 
 
 def finish_counts(df: pl.DataFrame, dims: Sequence[str], filters: Filters) -> pl.DataFrame:
@@ -126,7 +71,7 @@ def finish_counts(df: pl.DataFrame, dims: Sequence[str], filters: Filters) -> pl
     # An ungrouped aggregate over no rows is one row of nulls: that is zero recipients.
     df = df.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts)
     df = df.with_columns((pl.col("attempted") + pl.col("rejected")).alias("submitted"))
-    if RELAY_DIMENSIONS & (set(dims) | filters.dimensions()):
+    if relay_unknown(dims, filters):
         df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias(c) for c in ("rejected", "submitted"))
     if dims:
         df = df.sort(list(dims), nulls_last=True)
@@ -135,8 +80,7 @@ def finish_counts(df: pl.DataFrame, dims: Sequence[str], filters: Filters) -> pl
 
 def add_rates(df: pl.DataFrame, *, confidence: float, min_volume: int) -> pl.DataFrame:
     """Each rate with its Wilson bounds, `gated` and `flags`, from a frame of counts."""
-    if min_volume < 0:
-        raise InputError(f"min-volume must be >= 0, got {min_volume}")
+    check_min_volume(min_volume)
     z = z_for_confidence(check_confidence(confidence))
     exprs: list[pl.Expr] = []
     for d in RATE_DEFINITIONS:

@@ -17,10 +17,7 @@ from analysis.classify import normalize_reply_expr
 from analysis.errors import InputError
 from analysis.metrics import sqlfiles
 from analysis.metrics.attempts import attempts_slot
-from analysis.metrics.filters import Filters, where_sql
-
-REPLY_STATUSES: tuple[str, ...] = ("bounced", "deferred", "expired", "softbounce", "rejected")
-DEFAULT_STATUSES: tuple[str, ...] = ("bounced", "deferred", "rejected")
+from analysis.metrics.filters import DEFAULT_STATUSES, REPLY_STATUSES, Filters, where_sql
 
 # The local part of an address is the personal bit; the domain helps a diagnosis and stays.
 _LOCAL_PART = re.compile(r"[^\s<>@()\[\]\",;:]+@(?=[^\s<>@()\[\]\",;:]+)")
