@@ -665,7 +665,7 @@ class Ingestor:
     def _insert(self, table: str, columns: str, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
-        self.con.register("_frame", frame.to_arrow())
+        self.con.register("_frame", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _frame")
         finally:
@@ -827,7 +827,6 @@ def classify_events(events: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, dtype=pl.String).alias(c) for c in ("provider", "reason", "severity")
         )
     inputs = sub.select(
-        "line_no",
         "status",
         "dsn",
         "reply_code",
@@ -836,8 +835,13 @@ def classify_events(events: pl.DataFrame) -> pl.DataFrame:
         "relay_host",
         domain_of("recipient").alias("recipient_domain"),
     )
-    verdict = classify_frame(inputs).select("line_no", "provider", "reason", "severity")
-    return events.join(verdict, on="line_no", how="left", maintain_order="left")
+    verdict = classify_frame(inputs)
+    # Scattered into place: a join would copy every one of the events' columns.
+    at = events.select(mask.fill_null(False)).to_series().arg_true()
+    return events.with_columns(
+        pl.repeat(None, events.height, dtype=pl.String, eager=True).scatter(at, verdict.get_column(c)).alias(c)
+        for c in ("provider", "reason", "severity")
+    )
 
 
 def refresh_accounts(con: duckdb.DuckDBPyConnection) -> None:
