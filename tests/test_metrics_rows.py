@@ -120,7 +120,7 @@ def test_row_rates_equal_polars_rates_for_any_counts(
         min_volume=min_volume,
     )
     z = z_for_confidence(confidence)
-    plain = [add_rate_fields(dict(r), z=z, min_volume=min_volume) for r in full]
+    plain = add_rate_fields([dict(r) for r in full], z=z, min_volume=min_volume)
     assert plain == frame.to_dicts()
 
 

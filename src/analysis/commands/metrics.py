@@ -154,7 +154,13 @@ def _emit_rows(
         _print_table(table(rows))
 
 
-def _rates_table(dims: Sequence[str]) -> Callable[[Iterable[Mapping[str, Any]]], list[dict[str, str]]]:
+def _rates_table(dims: Sequence[str]) -> Callable[[pl.DataFrame], list[dict[str, str]]]:
+    """The table of a rates frame (this command's frame route, `spark rates`)."""
+    rows_table = _rates_rows_table(dims)
+    return lambda df: rows_table(df.iter_rows(named=True))
+
+
+def _rates_rows_table(dims: Sequence[str]) -> Callable[[Iterable[Mapping[str, Any]]], list[dict[str, str]]]:
     def build(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
         out = []
         for r in rows:
@@ -214,7 +220,6 @@ def rates_command(
 
     dims = _split_by(by)
     filters = _filters(since, until, where)
-    table = _rates_table(dims)
     con = connect(db, read_only=True)
     try:
         plain = rate_rows(con, dims, filters, confidence=confidence, min_volume=min_volume)
@@ -225,9 +230,9 @@ def rates_command(
     finally:
         con.close()
     if plain is None:
-        _emit(df, fmt, lambda frame: table(frame.iter_rows(named=True)))
+        _emit(df, fmt, _rates_table(dims))
     else:
-        _emit_rows(*plain, fmt, table)
+        _emit_rows(*plain, fmt, _rates_rows_table(dims))
 
 
 @click.command("latency")

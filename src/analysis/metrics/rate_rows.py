@@ -8,7 +8,9 @@ vectorised route for frames (reports, Spark, large groupings). A test holds both
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
@@ -107,23 +109,76 @@ def finish_row(raw: Row, dims: Sequence[str], unknown_refusals: bool) -> Row:
     return row
 
 
-def add_rate_fields(row: Row, *, z: float, min_volume: int) -> Row:
-    """Each rate with its Wilson bounds, `gated` and `flags` added to a row of counts (rates.add_rates,
-    for one row)."""
+class _Column:
+    """A column of floats for stats.wilson_bounds, which is generic over arithmetic: element-wise
+    operators, and `** 0.5` as math.sqrt, which is what polars evaluates for it (C pow, behind a float's
+    `** 0.5`, can be one ulp off), so this route gives the frame route's bits."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+
+    def _map(
+        self, other: _Column | float, op: Callable[[float, float], float], *, flip: bool = False
+    ) -> _Column:
+        if isinstance(other, _Column):
+            pairs = zip(self.values, other.values, strict=True)
+            return _Column([op(b, a) if flip else op(a, b) for a, b in pairs])
+        return _Column([op(other, a) if flip else op(a, other) for a in self.values])
+
+    def __add__(self, other: _Column | float) -> _Column:
+        return self._map(other, operator.add)
+
+    def __radd__(self, other: float) -> _Column:
+        return self._map(other, operator.add, flip=True)
+
+    def __sub__(self, other: _Column | float) -> _Column:
+        return self._map(other, operator.sub)
+
+    def __rsub__(self, other: float) -> _Column:
+        return self._map(other, operator.sub, flip=True)
+
+    def __mul__(self, other: _Column | float) -> _Column:
+        return self._map(other, operator.mul)
+
+    def __rmul__(self, other: float) -> _Column:
+        return self._map(other, operator.mul, flip=True)
+
+    def __truediv__(self, other: _Column | float) -> _Column:
+        return self._map(other, operator.truediv)
+
+    def __rtruediv__(self, other: float) -> _Column:
+        return self._map(other, operator.truediv, flip=True)
+
+    def __pow__(self, exponent: float) -> _Column:
+        if exponent != 0.5:
+            raise NotImplementedError("only the square root is needed")
+        return _Column([math.sqrt(a) for a in self.values])
+
+
+def add_rate_fields(rows: list[Row], *, z: float, min_volume: int) -> list[Row]:
+    """Each rate with its Wilson bounds, `gated` and `flags` added to rows of counts (rates.add_rates,
+    on rows): a rate with a null or zero denominator is null, as are its bounds."""
     for d in RATE_DEFINITIONS:
-        k, n = row[d.numerator], row[d.denominator]
-        rate = low = high = None
-        if k is not None and n is not None and n > 0:
-            lo, hi = wilson_bounds(float(k), float(n), z)
-            rate = float(k) / float(n)
-            low = 0.0 if k == 0 else min(max(lo, 0.0), 1.0)
-            high = 1.0 if k == n else min(max(hi, 0.0), 1.0)
-        row[d.name], row[f"{d.name}_low"], row[f"{d.name}_high"] = rate, low, high
-    gated = row["attempted"] < min_volume or row["attempted"] == 0
-    row["gated"] = gated
+        for row in rows:
+            row[d.name] = row[f"{d.name}_low"] = row[f"{d.name}_high"] = None
+        known = [r for r in rows if r[d.numerator] is not None and (r[d.denominator] or 0) > 0]
+        k = _Column([float(r[d.numerator]) for r in known])
+        n = _Column([float(r[d.denominator]) for r in known])
+        lows, highs = wilson_bounds(k, n, z)
+        for row, kk, nn, lo, hi in zip(known, k.values, n.values, lows.values, highs.values, strict=True):
+            row[d.name] = kk / nn
+            row[f"{d.name}_low"] = 0.0 if kk == 0 else min(max(lo, 0.0), 1.0)
+            row[f"{d.name}_high"] = 1.0 if kk == nn else min(max(hi, 0.0), 1.0)
     denominators = {d.name: d.denominator for d in RATE_DEFINITIONS}
-    row["flags"] = [t.label for t in THRESHOLDS if not gated and _breached(row, t, denominators, min_volume)]
-    return row
+    for row in rows:
+        gated = row["attempted"] < min_volume or row["attempted"] == 0
+        row["gated"] = gated
+        row["flags"] = [
+            t.label for t in THRESHOLDS if not gated and _breached(row, t, denominators, min_volume)
+        ]
+    return rows
 
 
 def _breached(row: Row, t: Threshold, denominators: dict[str, str], min_volume: int) -> bool:
@@ -160,7 +215,7 @@ def rate_rows(
     rows = [finish_row(dict(zip(names, r, strict=True)), dims, unknown) for r in raw]
     if dims:
         rows.sort(key=_sort_key(dims))
-    rows = [add_rate_fields(r, z=z, min_volume=min_volume) for r in rows]
+    add_rate_fields(rows, z=z, min_volume=min_volume)
     columns = [*dims, *COUNT_COLUMNS]
     for d in RATE_DEFINITIONS:
         columns += [d.name, f"{d.name}_low", f"{d.name}_high"]
