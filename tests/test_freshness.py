@@ -199,6 +199,22 @@ def test_write_transaction_commits_with_a_new_generation_and_rolls_back_without(
     con.close()
 
 
+def test_commit_steps_take_a_generation_each_and_abandon_rolls_back(tmp_path: Path) -> None:
+    con = connect(tmp_path / "s.duckdb")
+    con.execute("CREATE TABLE t (i INTEGER)")
+    start = generation(con) or 0
+    with write_transaction(con) as tx:
+        con.execute("INSERT INTO t VALUES (1)")
+        tx.step()  # committed here, with a number
+        con.execute("INSERT INTO t VALUES (2)")
+        tx.abandon()  # the rest is rolled back, without one
+    assert generation(con) == start + 1
+    assert con.sql("SELECT list(i) FROM t").fetchall()[0][0] == [1]
+    with pytest.raises(RuntimeError), write_transaction(con, commit=False) as tx:
+        tx.step()
+    con.close()
+
+
 def test_a_write_between_refresh_and_read_is_seen_without_a_row_count_change(tmp_path: Path) -> None:
     # The generation alone catches an update that leaves every count and ingest file as it was.
     store = base_store(tmp_path)

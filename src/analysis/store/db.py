@@ -86,24 +86,50 @@ def connect(
 WRITE_GENERATION = "write_generation"  # the sequence of migration 050
 
 
+class WriteTransaction:
+    """What a writer may do inside write_transaction besides writing."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, commit: bool, bump: bool) -> None:
+        self.con = con
+        self.commit = commit
+        self.bump = bump
+
+    def _finish(self) -> None:
+        if self.commit and self.bump:
+            self.con.execute(f"SELECT nextval('{WRITE_GENERATION}')").fetchall()
+
+    def step(self) -> None:
+        """Commit what is written so far (with its generation number) and go on in a new transaction:
+        bounds a long writer's transaction (the ingest's commit steps). Not in a dry run."""
+        if not self.commit:
+            raise RuntimeError("a transaction that will be rolled back cannot commit a step")
+        self._finish()
+        self.con.execute("COMMIT")
+        self.con.execute("BEGIN TRANSACTION")
+
+    def abandon(self) -> None:
+        """Roll back at the end of the block instead of committing (nothing worth keeping was written)."""
+        self.commit = False
+
+
 @contextmanager
 def write_transaction(
     con: duckdb.DuckDBPyConnection, *, commit: bool = True, bump: bool = True
-) -> Iterator[duckdb.DuckDBPyConnection]:
+) -> Iterator[WriteTransaction]:
     """BEGIN ... COMMIT for every writer, ROLLBACK when the body raises (or when `commit` is False: a dry
-    run). A committing transaction takes the next write generation as its last statement, which is what
-    tells readers that tables derived from the store (recipient_facts) may be stale: writers must not
-    write outside one. `bump=False` only for transactions that write nothing such tables are built from
-    (the refresh of those tables, the schema migrations)."""
+    run; or after `abandon()`). A committing transaction takes the next write generation as its last
+    statement, which is what tells readers that tables derived from the store (recipient_facts) may be
+    stale: writers must not write outside one. `bump=False` only for transactions that write nothing such
+    tables are built from (the refresh of those tables, the schema migrations)."""
     con.execute("BEGIN TRANSACTION")
+    tx = WriteTransaction(con, commit=commit, bump=bump)
     try:
-        yield con
-        if commit and bump:
-            con.execute(f"SELECT nextval('{WRITE_GENERATION}')").fetchall()
+        yield tx
+        tx._finish()
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    con.execute("COMMIT" if commit else "ROLLBACK")
+    con.execute("COMMIT" if tx.commit else "ROLLBACK")
 
 
 def _migration_files() -> list[tuple[str, str]]:
