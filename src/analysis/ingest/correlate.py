@@ -215,6 +215,11 @@ class Correlator:
 
     def step(self, events: pl.DataFrame) -> Built:
         """Add a chunk's queue-ID'd events; return what became complete."""
+        return build(self.advance(events), streaming=True)
+
+    def advance(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Add a chunk's queue-ID'd events; return the segmented events for `build(..., streaming=True)`
+        (the loader builds them on another thread while this one goes on with the next chunk)."""
         events = events.with_columns(group_hash().alias(GROUP_HASH))
         idle = self._open.head(0)
         parts = [events.with_columns(pl.lit(False).alias("_stale"))]
@@ -239,7 +244,7 @@ class Correlator:
         seg = seg.with_columns((pl.col("complete") | pl.col("_stale")).alias("complete")).drop("_stale")
         still_open = _own_buffers(seg.filter(~pl.col("complete")).drop(*SEGMENT_COLUMNS))
         self._open = pl.concat([idle, still_open.select(idle.columns)]) if idle.height else still_open
-        return build(seg.drop(GROUP_HASH), streaming=True)
+        return seg.drop(GROUP_HASH)
 
     def finish(self) -> tuple[Built, pl.DataFrame]:
         """The still-open segments as (partial) rows, and the events to keep for the next file."""

@@ -19,6 +19,7 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -30,6 +31,7 @@ from analysis.ingest.correlate import (
     CUT_OFF_WINDOW,
     Built,
     Correlator,
+    build,
     domain_of,
     noqueue_rejections,
     recent_headless,
@@ -54,6 +56,7 @@ PARSE_THREADS = 2
 # 3 ahead and 2 waiting, 40.5 s / 1.47 GiB.
 PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "2"))
 CORRELATE_AHEAD = 1
+READ_AHEAD = 1  # parsed chunks the reader thread holds for the correlating one
 INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "128MB")
 Warn = Callable[[str], None]
 
@@ -279,7 +282,7 @@ class _Step:
     parsed: _Parsed
     read: _Read
     end_state: YearState
-    built: Built
+    built: Future[Built]
     carried: pl.DataFrame | None
 
 
@@ -510,24 +513,31 @@ class Ingestor:
         try:
             file_id = existing.file_id if existing else self._new_file_row(src, head, "postfix", state)
             corr = Correlator(self._take_pending())
-            chunks = self._parse_chunks(src, start, line_base, state, file_id)
-            for st in self._correlated(chunks, corr):
-                res = st.parsed.result
-                self._store_quarantine(file_id, res.quarantine)
-                self._insert("rejections", REJECTION_COLUMNS, st.parsed.noqueue)
-                summary.rejections += st.parsed.noqueue.height
-                self._write(st.built, summary)
-                batch.add(res, st.read, st.end_state, st.built, st.parsed.span)
-                summary.add(res)
-                if progress:
-                    progress(st.read.size)
-                if st.carried is not None:
-                    # Bound the transaction: carry the open messages' events in pending_events, record the
-                    # offset, commit; a crash resumes from here, the ingest goes on from memory.
-                    self._checkpoint(file_id, batch, src, final=False, carried=st.carried)
-                    con.execute("COMMIT")
-                    con.execute("BEGIN TRANSACTION")
-                    batch = batch.next()
+            with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
+                chunks = _threaded(
+                    lambda: self._parse_chunks(pool, src, start, line_base, state, file_id),
+                    READ_AHEAD,
+                    "read",
+                )
+                with contextlib.closing(self._correlated(pool, chunks, corr)) as steps:
+                    for st in steps:
+                        built = st.built.result()
+                        res = st.parsed.result
+                        self._store_quarantine(file_id, res.quarantine)
+                        self._insert("rejections", REJECTION_COLUMNS, st.parsed.noqueue)
+                        summary.rejections += st.parsed.noqueue.height
+                        self._write(built, summary)
+                        batch.add(res, st.read, st.end_state, built, st.parsed.span)
+                        summary.add(res)
+                        if progress:
+                            progress(st.read.size)
+                        if st.carried is not None:
+                            # Bound the transaction: carry the open messages' events in pending_events, record
+                            # the offset, commit; a crash resumes from here, the ingest goes on from memory.
+                            self._checkpoint(file_id, batch, src, final=False, carried=st.carried)
+                            con.execute("COMMIT")
+                            con.execute("BEGIN TRANSACTION")
+                            batch = batch.next()
             if summary.lines_read == 0 and existing is not None:
                 con.execute("ROLLBACK")
                 summary.status = "unchanged"
@@ -691,53 +701,41 @@ class Ingestor:
             )
 
     def _correlated(
-        self, parsed: Generator[tuple[_Parsed, _Read, YearState]], corr: Correlator
-    ) -> Iterator[_Step]:
+        self, pool: ThreadPoolExecutor, parsed: Generator[tuple[_Parsed, _Read, YearState]], corr: Correlator
+    ) -> Generator[_Step]:
         """Correlate on a thread of its own, up to CORRELATE_AHEAD chunks ahead of the writer (the main
-        thread), so that writing and correlating overlap. It also decides the commit steps and hands over
-        the open messages' events as they stand at each (`corr` is the thread's until the last chunk)."""
-        out: queue.Queue[_Step | BaseException | None] = queue.Queue(maxsize=CORRELATE_AHEAD)
-        stop = threading.Event()
+        thread); each chunk's rows are built on the pool, by whichever worker is free. This thread also
+        decides the commit steps and hands over the open messages' events as they stand at each (`corr`
+        is the thread's until the last chunk)."""
 
-        def run() -> None:
+        def steps() -> Generator[_Step]:
+            since_commit = 0
             try:
-                since_commit = 0
                 for got, read, end_state in parsed:
-                    if stop.is_set():
-                        return
-                    built = corr.step(got.queued)
+                    built = pool.submit(build, corr.advance(got.queued), streaming=True)
                     got.queued = got.queued.clear()  # done with: only its rows' results travel on
                     since_commit += read.size
                     carried = None
                     if since_commit >= self.opts.commit_bytes:
                         carried, since_commit = corr.carried, 0
-                    out.put(_Step(got, read, end_state, built, carried))
-                out.put(None)
-            except BaseException as exc:  # handed to the writer, which raises it
-                out.put(exc)
+                    yield _Step(got, read, end_state, built, carried)
             finally:
                 parsed.close()
 
-        worker = threading.Thread(target=run, name="correlate", daemon=True)
-        worker.start()
-        try:
-            while (item := out.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            while worker.is_alive():  # let a producer blocked on a full queue see the stop
-                with contextlib.suppress(queue.Empty):
-                    out.get(timeout=0.05)
-            worker.join()
+        return _threaded(steps, CORRELATE_AHEAD, "correlate")
 
     def _parse_chunks(
-        self, src: S.Source, start: int, line_base: int, state: YearState, file_id: int
+        self,
+        pool: ThreadPoolExecutor,
+        src: S.Source,
+        start: int,
+        line_base: int,
+        state: YearState,
+        file_id: int,
     ) -> Generator[tuple[_Parsed, _Read, YearState]]:
-        """Parse chunks on two worker threads while the main thread stores finished ones (the C parser,
-        polars and DuckDB release the GIL). Each chunk starts from the year state its predecessor leaves,
-        found up front from the syslog headers alone; `state` ends as the state after the last chunk."""
+        """Parse chunks on the pool's workers, up to PARSE_AHEAD ahead, in order (the C parser, polars and
+        DuckDB release the GIL). Each chunk starts from the year state its predecessor leaves, found up
+        front from the syslog headers alone; `state` ends as the state after the last chunk."""
         chunks = S.iter_chunks(
             src, start=start, hold_partial=self.opts.hold_partial, chunk_bytes=self.opts.chunk_bytes
         )
@@ -759,21 +757,60 @@ class Ingestor:
             )
 
         window: deque[tuple[Future[_Parsed], _Read, YearState]] = deque()
-        with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
-            next_line = line_base + 1
-            for chunk in chunks:
-                begin = state.copy()
-                end, n_lines = year_after(chunk.data, state)
-                state.year, state.last_month = end.year, end.last_month
-                read = _Read(chunk.offset + len(chunk.data), len(chunk.data), chunk.tail_hash)
-                window.append((pool.submit(parse, chunk.data, next_line, begin), read, end))
-                next_line += n_lines
-                if len(window) > PARSE_AHEAD:
-                    fut, done, after = window.popleft()
-                    yield fut.result(), done, after
-            while window:
+        next_line = line_base + 1
+        for chunk in chunks:
+            begin = state.copy()
+            end, n_lines = year_after(chunk.data, state)
+            state.year, state.last_month = end.year, end.last_month
+            read = _Read(chunk.offset + len(chunk.data), len(chunk.data), chunk.tail_hash)
+            window.append((pool.submit(parse, chunk.data, next_line, begin), read, end))
+            next_line += n_lines
+            if len(window) > PARSE_AHEAD:
                 fut, done, after = window.popleft()
                 yield fut.result(), done, after
+        while window:
+            fut, done, after = window.popleft()
+            yield fut.result(), done, after
+
+
+_END = object()
+T = TypeVar("T")
+
+
+def _threaded(produce: Callable[[], Iterator[T]], depth: int, name: str) -> Generator[T]:
+    """The items of `produce()`, made on a thread of its own up to `depth` ahead of the consumer. An
+    exception there is raised here; closing this generator stops the thread and closes `produce()`'s."""
+    out: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        items = produce()
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                out.put(item)
+            out.put(_END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            out.put(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    try:
+        while (item := out.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(T, item)
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a producer blocked on a full queue see the stop
+            with contextlib.suppress(queue.Empty):
+                out.get(timeout=0.05)
+        worker.join()
 
 
 def _has_dict_fsst() -> bool:
@@ -839,7 +876,9 @@ def classify_events(events: pl.DataFrame) -> pl.DataFrame:
     # Scattered into place: a join would copy every one of the events' columns.
     at = events.select(mask.fill_null(False)).to_series().arg_true()
     return events.with_columns(
-        pl.repeat(None, events.height, dtype=pl.String, eager=True).scatter(at, verdict.get_column(c)).alias(c)
+        pl.repeat(None, events.height, dtype=pl.String, eager=True)
+        .scatter(at, verdict.get_column(c))
+        .alias(c)
         for c in ("provider", "reason", "severity")
     )
 
