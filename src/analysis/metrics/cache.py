@@ -11,7 +11,11 @@ Every rate starts from a window over all delivery attempts. Two ways to avoid re
   every writing transaction advances (analysis.store.db.write_transaction), plus row counts and the
   ingest files' progress counters. Readers use the stored table only while the stamp still matches, so
   a forgotten refresh costs speed, never correctness. (The stamp used to hash every source row: 0.1-0.4 s
-  of each command on a 10M-line store; reading it now takes a few milliseconds.)
+  of each command on a 10M-line store; reading it now takes a few milliseconds.) The generation is a
+  sequence, read outside transactions: the refresh's facts and stamp agree because nothing else writes
+  while it runs (DuckDB admits one writing process, and our writers use one connection at a time); two
+  writing connections in one process, one refreshing while the other commits, could pair new numbers
+  with old facts.
 
 A read-only connection's data cannot change while it is open (DuckDB lets no other process write while a
 reader holds the file), so what it learns once is remembered for its lifetime, keyed weakly by the
@@ -74,7 +78,7 @@ def stored_is_fresh(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def refresh_recipient_facts(con: duckdb.DuckDBPyConnection) -> int:
-    """Rebuild recipient_facts and its fingerprint in one transaction (writers); returns its rows."""
+    """Rebuild recipient_facts and its stamp in one transaction (writers); returns its rows."""
     if read_only(con):
         raise WorkbenchError("refreshing recipient facts needs a writable database connection")
     # No new write generation: these tables are derived, and the stamp must describe the sources as read.
@@ -97,8 +101,8 @@ def refresh_recipient_facts(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def unique_message_keys(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether messages.message_key has no duplicates: recorded by the last refresh while the fingerprint
-    (which covers message_key) still matches, else computed (once per read-only connection)."""
+    """Whether messages.message_key has no duplicates: recorded by the last refresh while its stamp still
+    matches (no write since), else computed (once per read-only connection)."""
     if con in _UNIQUE:
         return _UNIQUE[con]
     recorded = None
