@@ -228,9 +228,8 @@ def test_a_write_between_refresh_and_read_is_seen_without_a_row_count_change(tmp
     con.close()
 
 
-# Writers that still run their own BEGIN/COMMIT (no write generation): their commits are caught by the
-# stamp's second line (row counts, ingest_files progress), see the ingest cases above.
-OWN_TRANSACTIONS = {"ingest/loader.py"}
+# Writers that run their own BEGIN/COMMIT (no write generation): none may.
+OWN_TRANSACTIONS: set[str] = set()
 
 
 def test_writers_use_the_one_write_transaction() -> None:

@@ -580,17 +580,17 @@ def test_upstream_link_survives_a_message_carried_across_files(tmp_path: Path) -
 def test_a_failure_on_the_correlating_thread_rolls_back_and_stops_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """Correlation runs on its own thread (advance) and hands building to the pool (build): a failure in
-    either reaches the caller, rolls the file back and leaves no reader or correlating thread behind."""
+    """Correlation (advance, then build) runs on its own thread: a failure in either reaches the caller,
+    rolls the file back and leaves no correlating thread behind."""
     import threading
 
-    from analysis.ingest import correlate, loader
+    from analysis.ingest import correlate
 
     log = tmp_path / "f.log"
     generate(log, lines=20_000, seed=2)
     db = tmp_path / "f.duckdb"
     calls = {"n": 0}
-    owner, name = (correlate.Correlator, "advance") if where == "advance" else (loader, "build")
+    owner, name = (correlate.Correlator, "advance") if where == "advance" else (correlate, "build")
     original = getattr(owner, name)
 
     def failing(*args: object, **kwargs: object) -> object:
@@ -602,6 +602,6 @@ def test_a_failure_on_the_correlating_thread_rolls_back_and_stops_it(
     monkeypatch.setattr(owner, name, failing)
     with pytest.raises(RuntimeError, match=f"boom in {where}"):
         _ingest(db, log, year=2026, chunk_bytes=64 * 1024, commit_bytes=10**9)
-    assert not any(t.name in ("correlate", "read") for t in threading.enumerate())
+    assert not any(t.name == "correlate" for t in threading.enumerate())
     assert _q(db, "SELECT COUNT(*) FROM messages") == [(0,)]
     assert _q(db, "SELECT COUNT(*) FROM ingest_files") == [(0,)]

@@ -63,14 +63,10 @@ typedef struct {
     char status_lower[32];
 } Row;
 
-/* Every column is an Arrow array: a validity bitmap and values, or for strings 16-byte views (length, then
- * up to 12 bytes inline, else a 4-byte prefix and the offset into one data buffer): polars' own string
- * layout, so it takes the columns as they are instead of converting every string. The fixed-size parts
- * are sized for every line of the chunk up front; the buffers are handed to Python without a copy (a
- * capsule frees them when pyarrow lets go). */
-#define VIEW 16
-#define INLINE 12
-typedef struct { uint8_t *valid; Py_ssize_t nulls; uint8_t *views; Buf data; } SCol;
+/* Every column is an Arrow array: a validity bitmap, int64 offsets + bytes (strings) or values. The
+ * fixed-size parts are sized for every line of the chunk up front; the buffers are handed to Python
+ * without a copy (a capsule frees them when pyarrow lets go). */
+typedef struct { uint8_t *valid; Py_ssize_t nulls; int64_t *offs; Buf data; } SCol;
 typedef struct { uint8_t *valid; Py_ssize_t nulls; void *vals; int width; } NCol;
 
 typedef struct {
@@ -81,7 +77,7 @@ typedef struct {
 } Cols;
 
 static void cols_free(Cols *c) {
-    for (int k = 0; k < NS; k++) { free(c->s[k].valid); free(c->s[k].views); free(c->s[k].data.p); }
+    for (int k = 0; k < NS; k++) { free(c->s[k].valid); free(c->s[k].offs); free(c->s[k].data.p); }
     for (int k = 0; k < NL + NI + NF; k++) { free(c->n[k].valid); free(c->n[k].vals); }
 }
 
@@ -91,8 +87,9 @@ static int cols_init(Cols *c, Py_ssize_t cap) {
     size_t bits = (size_t)(cap + 8) / 8;
     for (int k = 0; k < NS; k++) {
         c->s[k].valid = calloc(bits, 1);
-        c->s[k].views = calloc((size_t)cap + 1, VIEW); /* zeros: a null's view, and inline padding */
-        if (!c->s[k].valid || !c->s[k].views) return -1;
+        c->s[k].offs = malloc((size_t)(cap + 1) * 8);
+        if (!c->s[k].valid || !c->s[k].offs) return -1;
+        c->s[k].offs[0] = 0;
     }
     for (int k = 0; k < NL + NI + NF; k++) {
         int w = (k >= NL && k < NL + NI) ? 4 : 8;
@@ -111,24 +108,12 @@ static void emit(Cols *c, const Row *r) {
     for (int k = 0; k < NS; k++) {
         SCol *col = &c->s[k];
         if (r->s[k].p) {
-            uint8_t *v = col->views + (size_t)i * VIEW;
-            int32_t n = (int32_t)r->s[k].n;
-            memcpy(v, &n, 4);
-            if (n <= INLINE) {
-                memcpy(v + 4, r->s[k].p, (size_t)n);
-            } else if (col->data.len + n > INT32_MAX) {
-                col->data.oom = 1; /* views address their buffer with 32 bits */
-            } else {
-                int32_t at = (int32_t)col->data.len, buffer = 0;
-                memcpy(v + 4, r->s[k].p, 4);
-                memcpy(v + 8, &buffer, 4);
-                memcpy(v + 12, &at, 4);
-                bput(&col->data, r->s[k].p, n);
-            }
+            bput(&col->data, r->s[k].p, r->s[k].n);
             col->valid[i >> 3] |= bit;
         } else {
             col->nulls++;
         }
+        col->offs[i + 1] = col->data.len;
     }
     for (int k = 0; k < NL; k++) {
         NCol *col = &c->n[k];
@@ -1235,11 +1220,11 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     Py_ssize_t rows = sc->cols.rows;
     for (int k = 0; k < NS; k++) {
         SCol *c = &sc->cols.s[k];
-        void *views = c->views;
-        c->views = NULL;
-        if (put(cols, S_NAMES[k], col_tuple("str", &c->valid, c->nulls, &views, rows * VIEW, &c->data.p,
+        void *offs = c->offs;
+        c->offs = NULL;
+        if (put(cols, S_NAMES[k], col_tuple("str", &c->valid, c->nulls, &offs, (rows + 1) * 8, &c->data.p,
                                              c->data.len)) < 0) {
-            free(views);
+            free(offs);
             goto done;
         }
     }

@@ -60,7 +60,7 @@ def _column(name: str, rows: int, spec: tuple[str, object, int, int, int, int, i
     main = pa.foreign_buffer(values, values_size, base=owner)
     if kind == "str":
         text = pa.foreign_buffer(data, data_size, base=owner) if data_size else pa.py_buffer(b"")
-        return pa.Array.from_buffers(pa.string_view(), rows, [bitmap, main, text], nulls)
+        return pa.Array.from_buffers(pa.large_string(), rows, [bitmap, main, text], nulls)
     dtype = pa.timestamp("us", tz="UTC") if name == "ts" else _ARROW_TYPES[kind]
     return pa.Array.from_buffers(dtype, rows, [bitmap, main], nulls)
 

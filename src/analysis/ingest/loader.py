@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from analysis.errors import InputError
 from analysis.ingest import sources as S
@@ -31,7 +32,6 @@ from analysis.ingest.correlate import (
     CUT_OFF_WINDOW,
     Built,
     Correlator,
-    build,
     domain_of,
     noqueue_rejections,
     recent_headless,
@@ -46,6 +46,7 @@ from analysis.ingest.postfix import (
     YearState,
     year_for_last_line,
 )
+from analysis.store.db import write_transaction
 
 Progress = Callable[[int], None]
 PARSE_THREADS = 2
@@ -55,8 +56,10 @@ PARSE_THREADS = 2
 # the measurements). 96 MiB steps on 10M lines: 2 ahead, 40.0 s / 1.35 GiB; 3 ahead, 42.3 s / 1.40 GiB;
 # 3 ahead and 2 waiting, 40.5 s / 1.47 GiB.
 PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "2"))
-CORRELATE_AHEAD = 1
-READ_AHEAD = 1  # parsed chunks the reader thread holds for the correlating one
+# Steps waiting for the writer: they hold compact rows only, and keep the parsing and correlating going
+# while the writer commits (a commit step takes ~0.9 s at 10M lines; with one waiting step the other
+# threads stopped for most of it).
+CORRELATE_AHEAD = 4
 INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "128MB")
 Warn = Callable[[str], None]
 
@@ -276,13 +279,55 @@ class _Read:
 
 
 @dataclass
+class _Rows:
+    """A step's rows as the writer inserts them, prepared on the correlating thread: the writer (the one
+    thread that can commit) only inserts, and a step waiting for it holds compact copies instead of the
+    buffers of every chunk its rows came from, so more steps can wait while it commits."""
+
+    tables: list[tuple[str, str, pa.Table]]  # (table, columns, rows)
+    link_since: dt.datetime | None  # earliest time an upstream link among these rows can involve
+    messages: int = 0
+    deliveries: int = 0
+    rejections: int = 0
+
+    @classmethod
+    def of(cls, built: Built, accounts: _Accounts, noqueue: pl.DataFrame | None = None) -> _Rows:
+        # A new message may have been created by a stored "queued as" delivery, and a new "queued as"
+        # delivery may have created a stored message: the next link_upstream looks back to the earliest.
+        times = [built.messages.get_column("first_seen").min()] if built.messages.height else []
+        if built.deliveries.height:
+            times.append(built.deliveries.filter(pl.col("next_qid").is_not_null()).get_column("ts").min())
+        found = [t for t in times if isinstance(t, dt.datetime)]
+        rows = cls([], min(found) if found else None)
+        if built.messages.height:
+            rows.add("messages", MESSAGE_COLUMNS, accounts.assign(built.messages))
+        rows.add("deliveries", DELIVERY_COLUMNS, built.deliveries)
+        rows.add("rejections", REJECTION_COLUMNS, built.rejections)
+        rows.messages, rows.deliveries = built.messages.height, built.deliveries.height
+        rows.rejections = built.rejections.height
+        if noqueue is not None:
+            rows.add("rejections", REJECTION_COLUMNS, noqueue)
+            rows.rejections += noqueue.height
+        return rows
+
+    def add(self, table: str, columns: str, frame: pl.DataFrame) -> None:
+        if frame.height:
+            names = [c.strip() for c in columns.split(",")]
+            self.tables.append((table, columns, frame.select(names).to_arrow(compat_level=_COMPACT)))
+
+
+_COMPACT = pl.CompatLevel.oldest()  # Arrow strings in buffers of their own (not views into a chunk's)
+
+
+@dataclass
 class _Step:
     """One correlated chunk on its way to the writer; `carried` is set where a commit step ends."""
 
     parsed: _Parsed
     read: _Read
     end_state: YearState
-    built: Future[Built]
+    rows: _Rows
+    headless: pl.DataFrame  # events of segments cut off by the start of the log (Built.events)
     carried: pl.DataFrame | None
 
 
@@ -308,7 +353,7 @@ class _Batch:
         res: ParseResult,
         read: _Read,
         end_state: YearState,
-        built: Built,
+        headless: pl.DataFrame,
         span: tuple[dt.datetime, dt.datetime] | None,
     ) -> None:
         self.bytes_read = read.end
@@ -324,9 +369,9 @@ class _Batch:
             self.last_ts = hi if self.last_ts is None or hi > self.last_ts else self.last_ts
             if self.fresh and self.log_start is None:
                 self.log_start = lo
-        if built.events.height and self.log_start is not None:
+        if headless.height and self.log_start is not None:
             # Only segments cut off by the start of the log can be completed by an older file later.
-            cut = built.events.filter(
+            cut = headless.filter(
                 pl.col("headless")
                 & (pl.col("ts").min().over("message_key") <= self.log_start + CUT_OFF_WINDOW)
             )
@@ -411,13 +456,8 @@ class Ingestor:
                 out.append(FileSummary(src.display, "failed", format=fmt, error=str(exc)))
         if any(s.format == "postfix" and s.status in ("ingested", "resumed") for s in out) and not others:
             # New sends may be what earlier complaints were about.
-            self.con.execute("BEGIN TRANSACTION")
-            try:
+            with write_transaction(self.con):
                 relink_complaints(self.con)
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
         return out
 
     # -- formats -------------------------------------------------------------------------------------
@@ -438,11 +478,10 @@ class Ingestor:
             assert src.path is not None
             data = src.path.read_bytes()
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with write_transaction(con) as tx:
             existing = _find_existing(con, head)
             if existing is not None:
-                con.execute("ROLLBACK")
+                tx.abandon()
                 return FileSummary(src.display, "unchanged", format=fmt)
             file_id = self._new_file_row(src, head, fmt, None)
             res = load_evidence(con, file_id, src.path, data, fmt, name=src.display)
@@ -454,10 +493,6 @@ class Ingestor:
             for stmt in _sql("accounts_esp.sql"):
                 con.execute(stmt)
             link_complaints(con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return FileSummary(
             src.display,
             "ingested",
@@ -509,25 +544,17 @@ class Ingestor:
             state = year_rule(src, head, self.opts, self.warn)
         summary = FileSummary(src.display, "resumed" if existing else "ingested")
         batch = _Batch(start, existing.tail_hash if existing else None, state, fresh=start == 0)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with write_transaction(con) as tx:
             file_id = existing.file_id if existing else self._new_file_row(src, head, "postfix", state)
             corr = Correlator(self._take_pending())
             with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
-                chunks = _threaded(
-                    lambda: self._parse_chunks(pool, src, start, line_base, state, file_id),
-                    READ_AHEAD,
-                    "read",
-                )
-                with contextlib.closing(self._correlated(pool, chunks, corr)) as steps:
+                chunks = self._parse_chunks(pool, src, start, line_base, state, file_id)
+                with contextlib.closing(self._correlated(chunks, corr)) as steps:
                     for st in steps:
-                        built = st.built.result()
                         res = st.parsed.result
                         self._store_quarantine(file_id, res.quarantine)
-                        self._insert("rejections", REJECTION_COLUMNS, st.parsed.noqueue)
-                        summary.rejections += st.parsed.noqueue.height
-                        self._write(built, summary)
-                        batch.add(res, st.read, st.end_state, built, st.parsed.span)
+                        self._write(st.rows, summary)
+                        batch.add(res, st.read, st.end_state, st.headless, st.parsed.span)
                         summary.add(res)
                         if progress:
                             progress(st.read.size)
@@ -535,19 +562,17 @@ class Ingestor:
                             # Bound the transaction: carry the open messages' events in pending_events, record
                             # the offset, commit; a crash resumes from here, the ingest goes on from memory.
                             self._checkpoint(file_id, batch, src, final=False, carried=st.carried)
-                            con.execute("COMMIT")
-                            con.execute("BEGIN TRANSACTION")
+                            tx.step()
                             batch = batch.next()
             if summary.lines_read == 0 and existing is not None:
-                con.execute("ROLLBACK")
+                tx.abandon()
                 summary.status = "unchanged"
-                self._record_raw_sig(src, existing.file_id)
-                return summary
-            self._checkpoint(file_id, batch, src, final=True, corr=corr, summary=summary)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            else:
+                self._checkpoint(file_id, batch, src, final=True, corr=corr, summary=summary)
+        if summary.status == "unchanged":
+            assert existing is not None
+            self._record_raw_sig(src, existing.file_id)
+            return summary
         summary.held_back = (
             self.opts.hold_partial
             and src.compression is None
@@ -577,7 +602,7 @@ class Ingestor:
         if final:
             assert corr is not None
             partial, _ = corr.finish()
-            self._write(partial, summary)  # the summary counts every row this file stored
+            self._write(_Rows.of(partial, self._accounts_now()), summary)  # counts every row this file stored
             keep = pl.concat([partial.events, headless], how="diagonal_relaxed")
         else:
             assert carried is not None
@@ -655,37 +680,32 @@ class Ingestor:
         self._pending_keys = _NO_PENDING
         return _conform_events(pending)
 
-    def _write(self, built: Built, summary: FileSummary | None) -> None:
-        # A new message may have been created by a stored "queued as" delivery, and a new "queued as"
-        # delivery may have created a stored message: the next link_upstream looks back to the earliest.
-        times = [built.messages.get_column("first_seen").min()] if built.messages.height else []
-        if built.deliveries.height:
-            times.append(built.deliveries.filter(pl.col("next_qid").is_not_null()).get_column("ts").min())
-        for t in times:
-            if isinstance(t, dt.datetime) and (self._link_since is None or t < self._link_since):
-                self._link_since = t
-        self._insert_messages(built.messages)
-        self._insert("deliveries", DELIVERY_COLUMNS, built.deliveries)
-        self._insert("rejections", REJECTION_COLUMNS, built.rejections)
+    def _write(self, rows: _Rows, summary: FileSummary | None) -> None:
+        if rows.link_since is not None and (self._link_since is None or rows.link_since < self._link_since):
+            self._link_since = rows.link_since
+        for table, columns, data in rows.tables:
+            self._insert_arrow(table, columns, data)
         if summary is not None:
-            summary.messages += built.messages.height
-            summary.deliveries += built.deliveries.height
-            summary.rejections += built.rejections.height
+            summary.messages += rows.messages
+            summary.deliveries += rows.deliveries
+            summary.rejections += rows.rejections
 
     def _insert(self, table: str, columns: str, frame: pl.DataFrame) -> None:
-        if frame.height == 0:
-            return
-        self.con.register("_frame", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+        if frame.height:
+            self._insert_arrow(table, columns, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+
+    def _insert_arrow(self, table: str, columns: str, data: pa.Table) -> None:
+        self.con.register("_frame", data)
         try:
             self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _frame")
         finally:
             self.con.unregister("_frame")
 
-    def _insert_messages(self, msgs: pl.DataFrame) -> None:
-        if msgs.height:
-            if self._accounts is None:
-                self._accounts = _Accounts.load(self.con)
-            self._insert("messages", MESSAGE_COLUMNS, self._accounts.assign(msgs))
+    def _accounts_now(self) -> _Accounts:
+        """The inventory's accounts, read once per file (before the correlating thread starts)."""
+        if self._accounts is None:
+            self._accounts = _Accounts.load(self.con)
+        return self._accounts
 
     def _store_quarantine(self, file_id: int, quarantine: pl.DataFrame) -> None:
         q = quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(
@@ -701,24 +721,27 @@ class Ingestor:
             )
 
     def _correlated(
-        self, pool: ThreadPoolExecutor, parsed: Generator[tuple[_Parsed, _Read, YearState]], corr: Correlator
+        self, parsed: Generator[tuple[_Parsed, _Read, YearState]], corr: Correlator
     ) -> Generator[_Step]:
         """Correlate on a thread of its own, up to CORRELATE_AHEAD chunks ahead of the writer (the main
-        thread); each chunk's rows are built on the pool, by whichever worker is free. This thread also
-        decides the commit steps and hands over the open messages' events as they stand at each (`corr`
-        is the thread's until the last chunk)."""
+        thread), so that writing and correlating overlap. It also decides the commit steps and hands over
+        the open messages' events as they stand at each (`corr` is the thread's until the last chunk)."""
+
+        accounts = self._accounts_now()
 
         def steps() -> Generator[_Step]:
             since_commit = 0
             try:
                 for got, read, end_state in parsed:
-                    built = pool.submit(build, corr.advance(got.queued), streaming=True)
-                    got.queued = got.queued.clear()  # done with: only its rows' results travel on
+                    built = corr.step(got.queued)
+                    rows = _Rows.of(built, accounts, got.noqueue)
+                    # Done with: only the rows and counts travel on.
+                    got.queued, got.noqueue = got.queued.clear(), got.noqueue.clear()
                     since_commit += read.size
                     carried = None
                     if since_commit >= self.opts.commit_bytes:
                         carried, since_commit = corr.carried, 0
-                    yield _Step(got, read, end_state, built, carried)
+                    yield _Step(got, read, end_state, rows, built.events, carried)
             finally:
                 parsed.close()
 
@@ -900,11 +923,6 @@ def relink_complaints(con: duckdb.DuckDBPyConnection) -> None:
 
 def relink_after_inventory(con: duckdb.DuckDBPyConnection) -> None:
     """After an inventory load: accounts of every message and complaint links, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with write_transaction(con):
         refresh_accounts(con)
         relink_complaints(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
