@@ -11,12 +11,13 @@ from analysis.errors import InputError
 FORMATS = ("postfix", "arf", "dmarc", "ses", "sendgrid", "mailgun", "postmark")
 CHUNK_BYTES = 12 * 1024 * 1024  # parse unit: two are parsed at once while the previous ones are stored
 # A file is committed in steps of about this much input. DuckDB holds a step's rows in memory and
-# compresses them at its commit, rewriting the last, partly filled row group of each table: bigger steps
-# rewrite less. Measured on 10M lines (wall / peak RSS): 96 MiB steps and a 256 MB DuckDB pool 40-42 s /
-# 1.35-1.40 GiB; 192 MiB and 256 MB 36.7 s / 1.46 GiB (too close to the 1.5 GiB budget); 192 MiB and
-# 128 MB 36.8 s / 1.33 GiB (the defaults); 256 MiB and 128 MB 43.8 s / 1.37 GiB.
+# compresses most of them at its commit, rewriting the last, partly filled row group of each table: bigger
+# steps rewrite less, and steps waiting for the writer (loader.CORRELATE_AHEAD) carry the other threads
+# through it. Measured on 10M lines with compact waiting steps (wall / time in commits / peak RSS, two runs
+# each, same session): 192 MiB 36.7-41.1 s / 8.7-10.1 s / 1.15 GB; 288 MiB 32.0-39.2 s / 8.3-9.0 s /
+# 1.32 GB; 384 MiB 31.0-34.9 s / 2.7-3.5 s / 1.30 GB; 768 MiB 31.9 s / 1.6 s / 1.67 GB (over budget).
 # DELIVERABILITY_COMMIT_BYTES overrides it (tests use small steps to crash between them).
-COMMIT_BYTES = int(os.environ.get("DELIVERABILITY_COMMIT_BYTES", 192 * 1024 * 1024))
+COMMIT_BYTES = int(os.environ.get("DELIVERABILITY_COMMIT_BYTES", 384 * 1024 * 1024))
 
 
 @dataclass
