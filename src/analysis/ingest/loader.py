@@ -50,12 +50,13 @@ from analysis.store.db import write_transaction
 
 Progress = Callable[[int], None]
 PARSE_THREADS = 2
-# Chunks parsed ahead of the one being correlated, and correlated chunks waiting for the writer: each
-# costs memory while it waits. DuckDB's buffer pool during ingest (its default is most of the machine's
-# memory) fills with the blocks the ingest writes; a small one evicts them sooner (see COMMIT_BYTES for
-# the measurements). 96 MiB steps on 10M lines: 2 ahead, 40.0 s / 1.35 GiB; 3 ahead, 42.3 s / 1.40 GiB;
-# 3 ahead and 2 waiting, 40.5 s / 1.47 GiB.
-PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "2"))
+# Chunks parsed ahead of the one being correlated (the pool's two workers parse this one and the next):
+# each holds a whole chunk's columns while it waits. DuckDB's buffer pool during ingest (its default is
+# most of the machine's memory) fills with the blocks the ingest writes; a small one evicts them sooner.
+# 10M lines, 384 MiB steps (wall / peak RSS): 12 MiB chunks, 2 ahead 32.9-34.7 s / 1.26-1.29 GiB; 16 MiB
+# chunks, 1 ahead 31.3-31.4 s / 1.33-1.36 GiB (the defaults); 20 MiB, 1 ahead 31.8 s / 1.41 GiB; a 96 MB
+# pool 34.3 s / 1.29 GiB.
+PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "1"))
 # Steps waiting for the writer: they hold compact rows only, and keep the parsing and correlating going
 # while the writer commits (a commit step takes ~0.9 s at 10M lines; with one waiting step the other
 # threads stopped for most of it).

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from analysis.errors import InputError
 
 FORMATS = ("postfix", "arf", "dmarc", "ses", "sendgrid", "mailgun", "postmark")
-CHUNK_BYTES = 12 * 1024 * 1024  # parse unit: two are parsed at once while the previous ones are stored
+CHUNK_BYTES = 16 * 1024 * 1024  # parse unit: two are parsed at once while the previous ones are stored
 # A file is committed in steps of about this much input. DuckDB holds a step's rows in memory and
 # compresses most of them at its commit, rewriting the last, partly filled row group of each table: bigger
 # steps rewrite less, and steps waiting for the writer (loader.CORRELATE_AHEAD) carry the other threads
