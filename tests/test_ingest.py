@@ -374,6 +374,39 @@ def test_commit_steps_equal_one_transaction(tmp_path: Path) -> None:
         assert _q(steps, f"SELECT COUNT(*) FROM {table}") == [(counted,)], table
 
 
+def test_a_crash_after_the_last_commit_step_is_finished_by_the_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit step can fall on the end of the file: a crash before the final commit leaves it 'partial'
+    with every byte read. The rerun reads nothing new but must still write the open messages and mark it
+    done (it once reported 'unchanged' and left them in pending_events for good)."""
+    from analysis.ingest import loader
+
+    log = tmp_path / "f.log"
+    generate(log, lines=20_000, seed=9)
+    clean = tmp_path / "clean.duckdb"
+    _ingest(clean, log, year=2026)
+    db = tmp_path / "crashed.duckdb"
+    checkpoint = loader.Ingestor._checkpoint
+
+    def crash_at_the_end(self: loader.Ingestor, *args: object, final: bool, **kwargs: object) -> None:
+        if final:
+            raise RuntimeError("crash before the final commit")
+        checkpoint(self, *args, final=final, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as m:
+        m.setattr(loader.Ingestor, "_checkpoint", crash_at_the_end)
+        with pytest.raises(RuntimeError, match="final commit"):
+            _ingest(db, log, year=2026, chunk_bytes=64 * 1024, commit_bytes=1)  # a step after every chunk
+    assert _q(db, "SELECT status, bytes_read FROM ingest_files") == [("partial", log.stat().st_size)]
+    s = _ingest(db, log, year=2026)[0]
+    assert (s.status, s.lines_read) == ("resumed", 0)
+    assert _q(db, "SELECT status FROM ingest_files") == [("done",)]
+    assert _q(db, "SELECT COUNT(*) FROM pending_events") == _q(clean, "SELECT COUNT(*) FROM pending_events")
+    assert _digest(db) == _digest(clean)
+    assert _ingest(db, log, year=2026)[0].status == "unchanged"
+
+
 def test_kill_9_between_commit_steps_then_rerun_equals_clean_run(tmp_path: Path) -> None:
     """Crash after some small commit steps (seen: the file's row says 'partial'): the rerun resumes from
     pending_events and ends where a clean run ends."""

@@ -25,6 +25,8 @@ REJECTION_ACTIONS = (*CLEANUP_REJECTS, "warning")
 HEADLESS_KEEP = dt.timedelta(days=7)
 CUT_OFF_WINDOW = dt.timedelta(hours=1)
 GROUP_HASH = "_group_hash"
+# Arrow export that copies strings into buffers of their own instead of viewing a chunk's (see _own_buffers).
+OWN_BUFFERS = pl.CompatLevel.oldest()
 
 
 @dataclass
@@ -218,8 +220,8 @@ class Correlator:
         return build(self.advance(events), streaming=True)
 
     def advance(self, events: pl.DataFrame) -> pl.DataFrame:
-        """Add a chunk's queue-ID'd events; return the segmented events for `build(..., streaming=True)`
-        (the loader builds them on another thread while this one goes on with the next chunk)."""
+        """Add a chunk's queue-ID'd events; return them segmented, with the open ones they complete, for
+        `build(..., streaming=True)` (what `step` does)."""
         events = events.with_columns(group_hash().alias(GROUP_HASH))
         idle = self._open.head(0)
         parts = [events.with_columns(pl.lit(False).alias("_stale"))]
@@ -256,7 +258,7 @@ def _own_buffers(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with its strings copied into buffers of its own. A filtered string column points into the
     buffers of the chunk it came from and keeps all of them alive: the open messages held the memory of
     every chunk they had a line in (3M lines: 240 MB of the peak)."""
-    out = pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+    out = pl.from_arrow(frame.to_arrow(compat_level=OWN_BUFFERS))
     assert isinstance(out, pl.DataFrame)
     return out.cast(frame.schema)
 

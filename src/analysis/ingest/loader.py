@@ -30,6 +30,7 @@ from analysis.errors import InputError
 from analysis.ingest import sources as S
 from analysis.ingest.correlate import (
     CUT_OFF_WINDOW,
+    OWN_BUFFERS,
     Built,
     Correlator,
     domain_of,
@@ -223,17 +224,18 @@ class _Match:
     tail_hash: str | None
     year_rule: str | None
     lines_read: int
+    status: str  # 'done', or 'partial' when the ingest stopped between commit steps
 
 
 def _find_existing(con: duckdb.DuckDBPyConnection, head: bytes) -> _Match | None:
     rows = con.execute(
-        "SELECT file_id, fingerprint, fingerprint_len, bytes_read, tail_hash, year_rule, lines_read "
+        "SELECT file_id, fingerprint, fingerprint_len, bytes_read, tail_hash, year_rule, lines_read, status "
         "FROM ingest_files WHERE fingerprint_len <= ? ORDER BY file_id",
         [len(head)],
     ).fetchall()
-    for file_id, fp, fp_len, bytes_read, tail_hash, rule, lines_read in rows:
+    for file_id, fp, fp_len, bytes_read, tail_hash, rule, lines_read, status in rows:
         if hashlib.sha256(head[:fp_len]).hexdigest() == fp:
-            return _Match(file_id, bytes_read, tail_hash, rule, lines_read)
+            return _Match(file_id, bytes_read, tail_hash, rule, lines_read, status)
     return None
 
 
@@ -314,10 +316,7 @@ class _Rows:
     def add(self, table: str, columns: str, frame: pl.DataFrame) -> None:
         if frame.height:
             names = [c.strip() for c in columns.split(",")]
-            self.tables.append((table, columns, frame.select(names).to_arrow(compat_level=_COMPACT)))
-
-
-_COMPACT = pl.CompatLevel.oldest()  # Arrow strings in buffers of their own (not views into a chunk's)
+            self.tables.append((table, columns, frame.select(names).to_arrow(compat_level=OWN_BUFFERS)))
 
 
 @dataclass
@@ -565,7 +564,9 @@ class Ingestor:
                             self._checkpoint(file_id, batch, src, final=False, carried=st.carried)
                             tx.step()
                             batch = batch.next()
-            if summary.lines_read == 0 and existing is not None:
+            if summary.lines_read == 0 and existing is not None and existing.status == "done":
+                # (A 'partial' file read to its end still needs its last checkpoint: an ingest killed
+                # after a commit step at the end of the file, before the final commit.)
                 tx.abandon()
                 summary.status = "unchanged"
             else:
