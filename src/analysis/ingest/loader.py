@@ -883,20 +883,25 @@ def classify_events(events: pl.DataFrame) -> pl.DataFrame:
     mask = pl.col("kind").is_in(["delivery", "reject"]) | (
         (pl.col("kind") == "cleanup_action") & pl.col("action").is_in(["reject", "milter-reject"])
     )
-    sub = events.filter(mask)
-    if sub.height == 0:
+    # Lazily, so that only the seven input columns are filtered, not all of the events'.
+    inputs = (
+        events.lazy()
+        .filter(mask)
+        .select(
+            "status",
+            "dsn",
+            "reply_code",
+            "reply",
+            "smtp_stage",
+            "relay_host",
+            domain_of("recipient").alias("recipient_domain"),
+        )
+        .collect()
+    )
+    if inputs.height == 0:
         return events.with_columns(
             pl.lit(None, dtype=pl.String).alias(c) for c in ("provider", "reason", "severity")
         )
-    inputs = sub.select(
-        "status",
-        "dsn",
-        "reply_code",
-        "reply",
-        "smtp_stage",
-        "relay_host",
-        domain_of("recipient").alias("recipient_domain"),
-    )
     verdict = classify_frame(inputs)
     # Scattered into place: a join would copy every one of the events' columns.
     at = events.select(mask.fill_null(False)).to_series().arg_true()
