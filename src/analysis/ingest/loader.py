@@ -547,23 +547,22 @@ class Ingestor:
         with write_transaction(con) as tx:
             file_id = existing.file_id if existing else self._new_file_row(src, head, "postfix", state)
             corr = Correlator(self._take_pending())
-            with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
-                chunks = self._parse_chunks(pool, src, start, line_base, state, file_id)
-                with contextlib.closing(self._correlated(chunks, corr)) as steps:
-                    for st in steps:
-                        res = st.parsed.result
-                        self._store_quarantine(file_id, res.quarantine)
-                        self._write(st.rows, summary)
-                        batch.add(res, st.read, st.end_state, st.headless, st.parsed.span)
-                        summary.add(res)
-                        if progress:
-                            progress(st.read.size)
-                        if st.carried is not None:
-                            # Bound the transaction: carry the open messages' events in pending_events, record
-                            # the offset, commit; a crash resumes from here, the ingest goes on from memory.
-                            self._checkpoint(file_id, batch, src, final=False, carried=st.carried)
-                            tx.step()
-                            batch = batch.next()
+            chunks = self._parse_chunks(src, start, line_base, state, file_id)
+            with contextlib.closing(self._correlated(chunks, corr)) as steps:
+                for st in steps:
+                    res = st.parsed.result
+                    self._store_quarantine(file_id, res.quarantine)
+                    self._write(st.rows, summary)
+                    batch.add(res, st.read, st.end_state, st.headless, st.parsed.span)
+                    summary.add(res)
+                    if progress:
+                        progress(st.read.size)
+                    if st.carried is not None:
+                        # Bound the transaction: carry the open messages' events in pending_events, record
+                        # the offset, commit; a crash resumes from here, the ingest goes on from memory.
+                        self._checkpoint(file_id, batch, src, final=False, carried=st.carried)
+                        tx.step()
+                        batch = batch.next()
             if summary.lines_read == 0 and existing is not None and existing.status == "done":
                 # (A 'partial' file read to its end still needs its last checkpoint: an ingest killed
                 # after a commit step at the end of the file, before the final commit.)
@@ -750,16 +749,10 @@ class Ingestor:
         return _threaded(steps, CORRELATE_AHEAD, "correlate")
 
     def _parse_chunks(
-        self,
-        pool: ThreadPoolExecutor,
-        src: S.Source,
-        start: int,
-        line_base: int,
-        state: YearState,
-        file_id: int,
+        self, src: S.Source, start: int, line_base: int, state: YearState, file_id: int
     ) -> Generator[tuple[_Parsed, _Read, YearState]]:
-        """Parse chunks on the pool's workers, up to PARSE_AHEAD ahead, in order (the C parser, polars and
-        DuckDB release the GIL). Each chunk starts from the year state its predecessor leaves, found up
+        """Parse chunks on PARSE_THREADS workers, up to PARSE_AHEAD ahead, in order (the C parser, polars
+        and DuckDB release the GIL). Each chunk starts from the year state its predecessor leaves, found up
         front from the syslog headers alone; `state` ends as the state after the last chunk."""
         chunks = S.iter_chunks(
             src, start=start, hold_partial=self.opts.hold_partial, chunk_bytes=self.opts.chunk_bytes
@@ -771,8 +764,8 @@ class Ingestor:
                 pl.lit(file_id, dtype=pl.Int64).alias("file_id")
             )
             ev = res.events
-            # Only what the main thread needs is kept: the whole frame again beside its queue-ID'd rows
-            # would double each waiting chunk's memory.
+            # Only what the correlating thread needs is kept: the whole frame again beside its queue-ID'd
+            # rows would double each waiting chunk's memory.
             res.events = ev.clear()
             return _Parsed(
                 res,
@@ -782,20 +775,21 @@ class Ingestor:
             )
 
         window: deque[tuple[Future[_Parsed], _Read, YearState]] = deque()
-        next_line = line_base + 1
-        for chunk in chunks:
-            begin = state.copy()
-            end, n_lines = year_after(chunk.data, state)
-            state.year, state.last_month = end.year, end.last_month
-            read = _Read(chunk.offset + len(chunk.data), len(chunk.data), chunk.tail_hash)
-            window.append((pool.submit(parse, chunk.data, next_line, begin), read, end))
-            next_line += n_lines
-            if len(window) > PARSE_AHEAD:
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
+            next_line = line_base + 1
+            for chunk in chunks:
+                begin = state.copy()
+                end, n_lines = year_after(chunk.data, state)
+                state.year, state.last_month = end.year, end.last_month
+                read = _Read(chunk.offset + len(chunk.data), len(chunk.data), chunk.tail_hash)
+                window.append((pool.submit(parse, chunk.data, next_line, begin), read, end))
+                next_line += n_lines
+                if len(window) > PARSE_AHEAD:
+                    fut, done, after = window.popleft()
+                    yield fut.result(), done, after
+            while window:
                 fut, done, after = window.popleft()
                 yield fut.result(), done, after
-        while window:
-            fut, done, after = window.popleft()
-            yield fut.result(), done, after
 
 
 _END = object()
