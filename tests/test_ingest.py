@@ -183,6 +183,25 @@ def test_resume_after_append_and_partial_last_line(tmp_path: Path) -> None:
     assert _digest(db) == _digest(clean)
 
 
+def test_a_log_grown_many_times_resumes_each_time(tmp_path: Path) -> None:
+    # A log tailed by a scheduled ingest grows by a few lines between runs: each run resumes, and the
+    # result equals one ingest of the whole (the third run was once refused as "rewritten").
+    log = tmp_path / "mail.log"
+    full = PART1 + PART2
+    lines = full.splitlines(keepends=True)
+    db = tmp_path / "x.duckdb"
+    statuses = []
+    for upto in (5, 9, 12, 16, len(lines)):
+        log.write_text("".join(lines[:upto]))
+        statuses.append(_ingest(db, log, year=2026)[0].status)
+    assert statuses == ["ingested"] + ["resumed"] * 4
+    clean = tmp_path / "clean.duckdb"
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "whole" / "mail.log").write_text(full)
+    _ingest(clean, tmp_path / "whole" / "mail.log", year=2026)
+    assert _digest(db) == _digest(clean)
+
+
 def test_rewritten_file_is_refused(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     log.write_text(PART1)

@@ -33,7 +33,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {"i64": pa.int64(), "i32": pa.int32(), "f
 _UTC_ZONES = ("UTC", "Etc/UTC")
 
 
-def year_after(data: bytes, state: YearState) -> tuple[YearState, int]:
+def year_after(data: bytes | memoryview, state: YearState) -> tuple[YearState, int]:
     """The year state after the chunk `data` and its number of lines (for numbering the next chunk)."""
     if _fastparse is not None:
         got = _fastparse.year_after(data, state.year, state.last_month or 0)
@@ -44,7 +44,7 @@ def year_after(data: bytes, state: YearState) -> tuple[YearState, int]:
     return advance_year(lines, state), lines.len()
 
 
-def parse_chunk(data: bytes, first_line_no: int, state: YearState) -> ParseResult:
+def parse_chunk(data: bytes | memoryview, first_line_no: int, state: YearState) -> ParseResult:
     """Parse the whole-line chunk `data` whose first line is `first_line_no`, starting from `state`
     (which is not changed: the caller gets the next chunk's state from `year_after`)."""
     fast = _scan(data, first_line_no, state) if _fastparse is not None else None
@@ -65,7 +65,7 @@ def _column(name: str, rows: int, spec: tuple[str, object, int, int, int, int, i
     return pa.Array.from_buffers(dtype, rows, [bitmap, main], nulls)
 
 
-def _scan(data: bytes, first_line_no: int, state: YearState) -> ParseResult | None:
+def _scan(data: bytes | memoryview, first_line_no: int, state: YearState) -> ParseResult | None:
     assert _fastparse is not None
     local_zone = state.tz not in _UTC_ZONES
     got = _fastparse.scan(data, first_line_no, state.year, state.last_month or 0, local_zone)
@@ -104,7 +104,7 @@ def _scan(data: bytes, first_line_no: int, state: YearState) -> ParseResult | No
     )
 
 
-def _leftovers(data: bytes, fallback: bytes, state: YearState) -> ParseResult:
+def _leftovers(data: bytes | memoryview, fallback: bytes, state: YearState) -> ParseResult:
     """The lines the scanner left, parsed by polars with their own line numbers and years."""
     if not fallback:
         return ParseResult(pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA), 0, 0, 0)

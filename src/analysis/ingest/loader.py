@@ -758,7 +758,7 @@ class Ingestor:
             src, start=start, hold_partial=self.opts.hold_partial, chunk_bytes=self.opts.chunk_bytes
         )
 
-        def parse(data: bytes, first: int, begin: YearState) -> _Parsed:
+        def parse(data: memoryview, first: int, begin: YearState) -> _Parsed:
             res = parse_chunk(data, first, begin)
             res.events = classify_events(res.events).with_columns(
                 pl.lit(file_id, dtype=pl.Int64).alias("file_id")

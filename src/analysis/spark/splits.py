@@ -67,7 +67,7 @@ def plan_splits(
     ]
 
 
-def read_split(split: Split) -> Iterator[bytes]:
+def read_split(split: Split) -> Iterator[bytes | memoryview]:
     """The split's whole lines in blocks that end at a newline (or at the end of the file)."""
     if split.compression is not None or (split.start == 0 and split.end is None):
         for chunk in S.iter_chunks(split.source(), hold_partial=False, chunk_bytes=READ_BYTES):
