@@ -227,20 +227,21 @@ class Correlator:
         parts = [events.with_columns(pl.lit(False).alias("_stale"))]
         if self._open.height:
             g = pl.col(GROUP_HASH)
-            touched = g.is_in(events.get_column(GROUP_HASH).implode())
+            touched = self._open.select(g.is_in(events.get_column(GROUP_HASH).implode())).to_series()
+            untouched = self._open.filter(~touched)
             newest = events.get_column("ts").max() if events.height else None
-            if newest is not None:
+            if newest is not None and untouched.height:
+                # Only a group the chunk did not touch can go stale.
                 last = pl.col("ts").max().over(g)
                 queued = pl.col("kind").is_in(QUEUE_KINDS).any().over(g)
                 limit = pl.when(queued).then(pl.lit(STALE_QUEUED)).otherwise(pl.lit(STALE_UNQUEUED))
-                stale = ~touched & (last < pl.lit(newest) - limit)
+                stale = untouched.select(last < pl.lit(newest) - limit).to_series()
+                idle = untouched.filter(~stale)
+                gone = untouched.filter(stale).with_columns(pl.lit(True).alias("_stale"))
             else:
-                stale = pl.lit(False)
-            flags = self._open.select(touched.alias("_touched"), stale.alias("_stale"))
-            carried = self._open.hstack(flags)
-            idle = carried.filter(~pl.col("_touched") & ~pl.col("_stale")).drop("_touched", "_stale")
-            active = carried.filter(pl.col("_touched") | pl.col("_stale")).drop("_touched")
-            parts.insert(0, active.select(parts[0].columns))
+                idle, gone = untouched, untouched.head(0).with_columns(pl.lit(True).alias("_stale"))
+            active = self._open.filter(touched).with_columns(pl.lit(False).alias("_stale"))
+            parts[:0] = [active.select(parts[0].columns), gone.select(parts[0].columns)]
         frame = pl.concat(parts, how="vertical_relaxed", rechunk=False) if len(parts) > 1 else parts[0]
         seg = segments(frame)
         seg = seg.with_columns((pl.col("complete") | pl.col("_stale")).alias("complete")).drop("_stale")
