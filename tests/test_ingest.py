@@ -628,6 +628,47 @@ def test_upstream_link_survives_a_message_carried_across_files(tmp_path: Path) -
     assert _q(db, "SELECT final_status FROM recipient_outcomes WHERE instance = 'postfix-out'") == [("sent",)]
 
 
+@pytest.mark.parametrize("split", ["one file", "two files"])
+def test_upstream_link_from_a_message_written_hours_after_its_hop(tmp_path: Path, split: str) -> None:
+    # 1BBBB1 hands one recipient to the second instance at 10:00 ("queued as 3BBBBBBBBBB1", delivered and
+    # removed at once) and defers the other until 12:00: its "queued as" delivery is written two hours
+    # after the message it created, which by then is long stored.
+    early = (
+        "Nov 22 10:00:00 mx1 postfix/smtpd[1]: 1BBBB1: client=a.example[192.0.2.1]\n"
+        "Nov 22 10:00:01 mx1 postfix/qmgr[2]: 1BBBB1: from=<s@acme.example>, size=10, nrcpt=2 (queue active)\n"
+        "Nov 22 10:00:02 mx1 postfix-out/smtpd[3]: 3BBBBBBBBBB1: client=localhost[127.0.0.1]\n"
+        "Nov 22 10:00:02 mx1 postfix/smtp[4]: 1BBBB1: to=<r@b.example>, relay=127.0.0.1[127.0.0.1]:10025, delay=1, "
+        "delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 3BBBBBBBBBB1)\n"
+        "Nov 22 10:00:03 mx1 postfix/smtp[4]: 1BBBB1: to=<q@c.example>, relay=mx.c.example[192.0.2.8]:25, delay=2, "
+        "delays=0/0/1/1, dsn=4.4.1, status=deferred (connect to mx.c.example[192.0.2.8]:25: Connection refused)\n"
+        "Nov 22 10:00:03 mx1 postfix-out/qmgr[5]: 3BBBBBBBBBB1: from=<s@acme.example>, size=10, nrcpt=1 (queue active)\n"
+        "Nov 22 10:00:04 mx1 postfix-out/smtp[6]: 3BBBBBBBBBB1: to=<r@b.example>, relay=mx.b.example[192.0.2.9]:25, "
+        "delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 ok)\n"
+        "Nov 22 10:00:04 mx1 postfix-out/qmgr[5]: 3BBBBBBBBBB1: removed\n"
+    )
+    late = "".join(
+        f"Nov 22 11:{m:02d}:00 mx1 postfix/anvil[9]: statistics: max connection rate 1/60s\n" for m in range(60)
+    ) + (
+        "Nov 22 12:00:03 mx1 postfix/smtp[4]: 1BBBB1: to=<q@c.example>, relay=mx.c.example[192.0.2.8]:25, "
+        "delay=7202, delays=7200/0/1/1, dsn=2.0.0, status=sent (250 ok)\n"
+        "Nov 22 12:00:03 mx1 postfix/qmgr[2]: 1BBBB1: removed\n"
+    )
+    db = tmp_path / "x.duckdb"
+    if split == "one file":
+        log = tmp_path / "mail.log"
+        log.write_text(early + late)
+        # Small chunks and steps: the second instance's message is stored steps before the first's.
+        _ingest(db, log, year=2026, chunk_bytes=1024, commit_bytes=2048)
+    else:
+        (tmp_path / "mail.log.1").write_text(early)
+        (tmp_path / "mail.log").write_text(late)
+        _ingest(db, tmp_path / "mail.log.1", year=2026)
+        _ingest(db, tmp_path / "mail.log", year=2026)
+    rows = _q(db, "SELECT qid, upstream_key FROM messages ORDER BY qid")
+    assert [q for q, _ in rows] == ["1BBBB1", "3BBBBBBBBBB1"]
+    assert rows[0][1] is None and rows[1][1] is not None and rows[1][1].startswith("mx1/postfix/1BBBB1/")
+
+
 @pytest.mark.parametrize("where", ["advance", "build"])
 def test_a_failure_on_the_correlating_thread_rolls_back_and_stops_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from analysis.errors import InputError
 
 FORMATS = ("postfix", "arf", "dmarc", "ses", "sendgrid", "mailgun", "postmark")
-CHUNK_BYTES = 16 * 1024 * 1024  # parse unit: two are parsed at once while the previous ones are stored
+# Parse unit: two are parsed at once while the previous ones are correlated and stored.
+# DELIVERABILITY_CHUNK_BYTES overrides it (for measuring).
+CHUNK_BYTES = int(os.environ.get("DELIVERABILITY_CHUNK_BYTES", 16 * 1024 * 1024))
 # A file is committed in steps of about this much input. DuckDB holds a step's rows in memory and
 # compresses most of them at its commit, rewriting the last, partly filled row group of each table: bigger
 # steps rewrite less, and steps waiting for the writer (loader.CORRELATE_AHEAD) carry the other threads
