@@ -393,6 +393,30 @@ def test_commit_steps_equal_one_transaction(tmp_path: Path) -> None:
         assert _q(steps, f"SELECT COUNT(*) FROM {table}") == [(counted,)], table
 
 
+@pytest.mark.parametrize("per_unit", [1, 2, 3])
+def test_chunks_correlated_together_store_what_one_by_one_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_unit: int
+) -> None:
+    """Parsed chunks are correlated CORRELATE_CHUNKS at a time: any grouping stores the same rows and counts
+    the same lines (quarantined and other lines included) as one chunk per unit."""
+    from analysis.ingest import loader
+
+    log = tmp_path / "units.log"
+    generate(log, lines=20_000, seed=3, truncated=0.02)
+    with log.open("a") as f:
+        f.write("\x00\x01 binary junk\nnot a syslog line\n")
+    one, units = tmp_path / "one.duckdb", tmp_path / "units.duckdb"
+    monkeypatch.setattr(loader, "CORRELATE_CHUNKS", 1)
+    want = _ingest(one, log, year=2026, chunk_bytes=64 * 1024, commit_bytes=512 * 1024)[0]
+    monkeypatch.setattr(loader, "CORRELATE_CHUNKS", per_unit)
+    got = _ingest(units, log, year=2026, chunk_bytes=64 * 1024, commit_bytes=512 * 1024)[0]
+    assert got.as_dict() == want.as_dict() and got.kinds == want.kinds
+    assert got.lines_quarantined > 0 and got.lines_other > 0
+    assert _digest(units) == _digest(one)
+    files = "SELECT bytes_read, lines_read, lines_parsed, lines_quarantined, lines_other, tail_hash FROM ingest_files"
+    assert _q(units, files) == _q(one, files)
+
+
 def test_a_crash_after_the_last_commit_step_is_finished_by_the_rerun(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
