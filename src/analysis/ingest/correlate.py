@@ -25,7 +25,8 @@ REJECTION_ACTIONS = (*CLEANUP_REJECTS, "warning")
 HEADLESS_KEEP = dt.timedelta(days=7)
 CUT_OFF_WINDOW = dt.timedelta(hours=1)
 GROUP_HASH = "_group_hash"
-# Arrow export that copies strings into buffers of their own instead of viewing a chunk's (see _own_buffers).
+# Arrow export that copies strings into buffers of their own instead of viewing a chunk's: the writer's
+# compact rows (loader._Rows).
 OWN_BUFFERS = pl.CompatLevel.oldest()
 
 
@@ -258,10 +259,14 @@ class Correlator:
 def _own_buffers(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with its strings copied into buffers of its own. A filtered string column points into the
     buffers of the chunk it came from and keeps all of them alive: the open messages held the memory of
-    every chunk they had a line in (3M lines: 240 MB of the peak)."""
-    out = pl.from_arrow(frame.to_arrow(compat_level=OWN_BUFFERS))
-    assert isinstance(out, pl.DataFrame)
-    return out.cast(frame.schema)
+    every chunk they had a line in (3M lines: 240 MB of the peak). Appending "" builds each string column
+    anew in one pass (nulls stay null); the Arrow round trip it replaces made two copies and peaked
+    ~40 MiB higher on 10M lines."""
+    return frame.with_columns(
+        pl.concat_str([pl.col(name), pl.lit("")]).alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
 
 
 def recent_headless(events: pl.DataFrame, newest: dt.datetime | None) -> pl.DataFrame:
