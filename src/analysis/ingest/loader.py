@@ -63,8 +63,8 @@ PARSE_AHEAD = int(os.environ.get("DELIVERABILITY_PARSE_AHEAD", "1"))
 # threads stopped for most of it).
 CORRELATE_AHEAD = 4
 # Parsed chunks correlated together: the open messages' events are re-sorted and copied with every unit
-# (at 16 MiB about as many as the unit's own), so two chunks per unit halve that work per line, while
-# parsing keeps the memory of 16 MiB chunks.
+# (with 16 MiB units about as many as the unit's own), so two chunks per unit halve that work per line,
+# while parsing keeps the memory of one chunk (options.CHUNK_BYTES has the figures).
 CORRELATE_CHUNKS = int(os.environ.get("DELIVERABILITY_CORRELATE_CHUNKS", "2"))
 INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "128MB")
 Warn = Callable[[str], None]
