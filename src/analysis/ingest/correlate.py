@@ -25,9 +25,6 @@ REJECTION_ACTIONS = (*CLEANUP_REJECTS, "warning")
 HEADLESS_KEEP = dt.timedelta(days=7)
 CUT_OFF_WINDOW = dt.timedelta(hours=1)
 GROUP_HASH = "_group_hash"
-# Arrow export that copies strings into buffers of their own instead of viewing a chunk's: the writer's
-# compact rows (loader._Rows).
-OWN_BUFFERS = pl.CompatLevel.oldest()
 
 
 @dataclass

@@ -30,7 +30,6 @@ from analysis.errors import InputError
 from analysis.ingest import sources as S
 from analysis.ingest.correlate import (
     CUT_OFF_WINDOW,
-    OWN_BUFFERS,
     Built,
     Correlator,
     domain_of,
@@ -66,6 +65,9 @@ CORRELATE_AHEAD = 4
 # (with 16 MiB units about as many as the unit's own), so two chunks per unit halve that work per line,
 # while parsing keeps the memory of one chunk (options.CHUNK_BYTES has the figures).
 CORRELATE_CHUNKS = int(os.environ.get("DELIVERABILITY_CORRELATE_CHUNKS", "2"))
+# Arrow export that copies strings into buffers of their own instead of viewing a chunk's: a step's rows
+# waiting for the writer then hold only themselves (_Rows).
+OWN_BUFFERS = pl.CompatLevel.oldest()
 INGEST_MEMORY_LIMIT = os.environ.get("DELIVERABILITY_INGEST_MEMORY", "128MB")
 Warn = Callable[[str], None]
 
